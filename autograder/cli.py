@@ -1,0 +1,165 @@
+"""Command line: parses arguments and dispatches to one module per verb.
+
+    python -m autograder template [--check]          reference/ -> student_template/
+    python -m autograder check-config [FILE]         validate assignment.toml
+    python -m autograder demo                        the README's main job
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import paths
+
+
+def _cmd_template(args: argparse.Namespace) -> int:
+    import tomllib
+
+    from . import template
+    root = paths.kit_root()
+    exclude = template.DEFAULT_EXCLUDE
+    cfg_path = Path(args.assignment) if args.assignment else paths.default_assignment(root)
+    if cfg_path.is_file():  # only the [template] table matters here; check-config validates
+        extra = tomllib.loads(cfg_path.read_text("utf-8")).get("template", {}).get("exclude", [])
+        exclude = exclude + tuple(extra)
+    try:
+        target = Path(args.out) if args.out else paths.template_dir(root)
+        problems = template.generate(paths.reference_dir(root), target,
+                                     check=args.check, exclude=exclude)
+    except template.TemplateError as exc:
+        print(f"template: {exc}", file=sys.stderr)
+        return 2
+    if args.check:
+        if problems:
+            print("student_template/ is stale; run `python -m autograder template`:", file=sys.stderr)
+            for p in problems:
+                print(f"  {p}", file=sys.stderr)
+            return 1
+        print("student_template/ is up to date with reference/")
+        return 0
+    print(f"student_template/ written from reference/ ({len(problems)} file(s) changed)")
+    for p in problems:
+        print(f"  {p}")
+    return 0
+
+
+def _cmd_check_config(args: argparse.Namespace) -> int:
+    from . import config
+    try:
+        cfg = config.load(args.file or args.assignment)
+    except config.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    total = sum(q.points for q in cfg.questions if not q.bonus)
+    bonus = sum(q.points for q in cfg.questions if q.bonus)
+    print(f"{cfg.path}: valid; {len(cfg.questions)} question(s), {total:g} points"
+          + (f" + {bonus:g} bonus" if bonus else ""))
+    for q in cfg.questions:
+        print(f"  {q.id:>4}  {q.points:>5g}{' (bonus)' if q.bonus else '        '}  {q.title}")
+    return 0
+
+
+def _load_assignment(args: argparse.Namespace):
+    from . import config
+    return config.load(args.assignment)
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from . import config
+    from .grading import grade, report
+    try:
+        assignment = _load_assignment(args)
+    except config.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    result = grade.grade(Path(args.submission), assignment=assignment, out=args.out,
+                         public=not args.hidden_only, hidden=not args.public_only,
+                         fixed_seed=args.fixed_seed, strategy=args.sandbox)
+    for warning in result.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if args.json:
+        import json
+        print(json.dumps(result.doc, indent=2))
+    else:
+        print(report.table(result))
+    if args.log:
+        print(result.log, file=sys.stderr)
+    if args.out:
+        print(f"results written to {args.out}", file=sys.stderr)
+    failed = result.doc["tests"] and result.doc["tests"][0]["name"] == "Autograder failed"
+    return 3 if failed else 0
+
+
+def _cmd_selftest(args: argparse.Namespace) -> int:
+    from . import config
+    from .grading import grade, report
+    folder = Path(args.folder).resolve()
+    if not (folder / "src").is_dir():
+        print(f"selftest: {folder} has no src/ folder; run it in your assignment folder "
+              f"(the one holding src/ and tests/)", file=sys.stderr)
+        return 2
+    toml = folder / "assignment.toml"
+    try:
+        assignment = config.load(args.assignment or (toml if toml.is_file() else None))
+    except config.ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    result = grade.grade(folder, assignment=assignment, layout=grade.Layout.handout(folder),
+                         hidden=False, fixed_seed=True, strategy=args.sandbox)
+    print(report.table(result))
+    print("\nThis preview runs the public tests only; the hidden tests decide the final score.")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from . import demo
+    return demo.main(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m autograder",
+                                     description="Autograding kit for a from-scratch deep-learning assignment.")
+    parser.add_argument("--assignment", metavar="TOML",
+                        help="assignment file (default: the kit's assignment.toml)")
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    p = sub.add_parser("template", help="write student_template/ from reference/")
+    p.add_argument("--check", action="store_true",
+                   help="only compare; exit 1 when the checked-in template is stale")
+    p.add_argument("--out", metavar="DIR", help="write here instead of student_template/")
+    p.set_defaults(func=_cmd_template)
+
+    p = sub.add_parser("check-config", help="validate an assignment file")
+    p.add_argument("file", nargs="?", help="the TOML file (default: --assignment or the kit's)")
+    p.set_defaults(func=_cmd_check_config)
+
+    p = sub.add_parser("grade", help="grade one submission exactly as Gradescope would")
+    p.add_argument("submission", help="submission folder or .zip")
+    p.add_argument("--out", metavar="JSON", help="write Gradescope's results.json here")
+    p.add_argument("--json", action="store_true", help="print results.json instead of the table")
+    p.add_argument("--public-only", action="store_true", help="run only the public tests")
+    p.add_argument("--hidden-only", action="store_true", help="run only the hidden tests")
+    p.add_argument("--fixed-seed", action="store_true",
+                   help="fixed random cases instead of per-submission ones (validate, CI)")
+    p.add_argument("--sandbox", choices=["bwrap-root", "bwrap-user", "setpriv", "setpriv-nonet", "plain"],
+                   help="force an isolation strategy (default: the strongest available)")
+    p.add_argument("--log", action="store_true", help="print pytest's log to stderr")
+    p.set_defaults(func=_cmd_grade)
+
+    p = sub.add_parser("selftest", help="students: public tests through the sandbox + a scored preview")
+    p.add_argument("folder", nargs="?", default=".", help="your assignment folder (default: .)")
+    p.add_argument("--sandbox", choices=["bwrap-root", "bwrap-user", "setpriv", "setpriv-nonet", "plain"])
+    p.set_defaults(func=_cmd_selftest)
+
+    p = sub.add_parser("demo", help="the README's main job on scikit-learn's digits")
+    p.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    return func(args)

@@ -1,0 +1,210 @@
+"""Load and validate ``assignment.toml``.
+
+Validation has two layers, and every problem found is reported at once:
+
+1. structure, against ``schemas/assignment.schema.json`` (jsonschema): unknown keys, wrong
+   types, missing fields — "questions.Q4.points: 'ten' is not of type 'number'";
+2. meaning, against the kit: every ``files`` entry exists in ``reference/``, every
+   ``functions``/``calls`` entry names a top-level ``def`` or ``class`` of its module there,
+   ``include`` names known questions.
+
+:func:`load` returns an :class:`Assignment` whose questions are the selected subset
+(``include``) with their limits merged over the defaults.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from . import paths
+
+SCHEMA_PATH = paths.PACKAGE_DIR / "schemas" / "assignment.schema.json"
+
+DEFAULT_LIMITS: dict[str, float] = {
+    "test_timeout_s": 10, "cpu_s": 30, "memory_mb": 2048, "max_processes": 64,
+    "max_file_mb": 64, "max_open_files": 256, "max_output_kb": 64, "max_reply_mb": 256,
+}
+
+
+class ConfigError(ValueError):
+    """``assignment.toml`` is invalid; the message lists every problem found."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """Per-test resource limits of the student worker."""
+
+    test_timeout_s: float
+    cpu_s: float
+    memory_mb: int
+    max_processes: int
+    max_file_mb: int
+    max_open_files: int
+    max_output_kb: int
+    max_reply_mb: int
+
+    @classmethod
+    def merged(cls, *layers: dict[str, Any]) -> "Limits":
+        values = dict(DEFAULT_LIMITS)
+        for layer in layers:
+            values.update(layer or {})
+        return cls(**values)
+
+
+@dataclasses.dataclass(frozen=True)
+class Question:
+    """One graded question."""
+
+    id: str
+    title: str
+    points: float
+    files: tuple[str, ...]
+    functions: tuple[str, ...]
+    calls: tuple[str, ...] = ()
+    seed: str = ""
+    bonus: bool = False
+    limits: Limits = Limits.merged()
+    model: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def number(self) -> int:
+        return int(self.id[1:])
+
+
+@dataclasses.dataclass(frozen=True)
+class Assignment:
+    """A validated assignment: its settings and its selected questions, in number order."""
+
+    name: str
+    salt: str
+    dataset: str
+    show_stdout: bool
+    questions: tuple[Question, ...]
+    path: Path
+    raw: dict[str, Any]
+
+    def question(self, qid: str) -> Question:
+        for q in self.questions:
+            if q.id == qid:
+                return q
+        raise KeyError(f"question {qid!r} is not in {self.path.name} "
+                       f"(selected: {', '.join(q.id for q in self.questions)})")
+
+    @property
+    def ids(self) -> list[str]:
+        return [q.id for q in self.questions]
+
+    def owner_of(self, function: str) -> Question | None:
+        """The question whose ``functions`` list ``function``, if selected."""
+        for q in self.questions:
+            if function in q.functions:
+                return q
+        return None
+
+
+def _schema_errors(data: dict[str, Any]) -> list[str]:
+    schema = json.loads(SCHEMA_PATH.read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    problems = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
+        where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+        problems.append(f"{where}: {err.message}")
+    return problems
+
+
+def _top_level_names(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text("utf-8"), filename=str(path))
+    names = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return names
+
+
+def _function_problem(reference: Path, dotted: str, where: str) -> str | None:
+    module, _, attr = dotted.rpartition(".")
+    module_file = reference / "src" / (module.replace(".", "/") + ".py")
+    if not module_file.is_file():
+        return f"{where}: {dotted!r}: no module src/{module.replace('.', '/')}.py in reference/"
+    if attr not in _top_level_names(module_file):
+        return (f"{where}: {dotted!r}: src/{module.replace('.', '/')}.py in reference/ has no "
+                f"top-level def or class {attr!r}")
+    return None
+
+
+def _semantic_errors(data: dict[str, Any], reference: Path | None) -> list[str]:
+    problems = []
+    questions = data["questions"]
+    for qid in data["assignment"].get("include", []):
+        if qid not in questions:
+            problems.append(f"assignment.include: {qid!r} is not a question of this file "
+                            f"(known: {', '.join(questions)})")
+    if reference is None or not reference.is_dir():
+        return problems
+    missing_modules: set[str] = set()
+    for qid, q in questions.items():
+        for i, rel in enumerate(q["files"]):
+            if not (reference / rel).is_file():
+                problems.append(f"questions.{qid}.files.{i}: {rel!r} does not exist in reference/")
+        for key in ("functions", "calls"):
+            for i, dotted in enumerate(q.get(key, [])):
+                module = dotted.rpartition(".")[0]
+                if module in missing_modules:
+                    continue
+                problem = _function_problem(reference, dotted, f"questions.{qid}.{key}.{i}")
+                if problem and "no module" in problem:
+                    missing_modules.add(module)
+                if problem:
+                    problems.append(problem)
+    return problems
+
+
+def parse(data: dict[str, Any], path: Path, reference: Path | None) -> Assignment:
+    """Validate already-parsed TOML ``data`` and build the :class:`Assignment`."""
+    problems = _schema_errors(data)
+    if not problems:
+        problems = _semantic_errors(data, reference)
+    if problems:
+        raise ConfigError(f"{path}: invalid assignment file:\n  " + "\n  ".join(problems))
+    settings = data["assignment"]
+    default_limits = data.get("limits", {})
+    include = settings.get("include")
+    questions = []
+    for qid, q in sorted(data["questions"].items(), key=lambda kv: int(kv[0][1:])):
+        if include is not None and qid not in include:
+            continue
+        questions.append(Question(
+            id=qid, title=q["title"], points=float(q["points"]), files=tuple(q["files"]),
+            functions=tuple(q["functions"]), calls=tuple(q.get("calls", ())),
+            seed=q.get("seed", ""), bonus=bool(q.get("bonus", False)),
+            limits=Limits.merged(default_limits, q.get("limits", {})),
+            model=dict(q.get("model", {}))))
+    return Assignment(name=settings["name"], salt=settings["salt"],
+                      dataset=settings.get("dataset", "digits"),
+                      show_stdout=bool(settings.get("show_stdout", False)),
+                      questions=tuple(questions), path=Path(path), raw=data)
+
+
+def load(path: Path | str | None = None, reference: Path | None = None) -> Assignment:
+    """Read, validate and return the assignment at ``path`` (default: the kit's)."""
+    path = Path(path) if path is not None else paths.default_assignment()
+    if not path.is_file():
+        raise ConfigError(f"{path}: assignment file not found; expected a TOML file like the "
+                          f"kit's assignment.toml")
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    if reference is None:
+        reference = paths.reference_dir(path.resolve().parent)
+        if not reference.is_dir():
+            reference = paths.reference_dir()
+    return parse(data, path, reference)

@@ -1,0 +1,1 @@
+"""Grading one submission (trusted side): intake, sandboxed tests, points, results.json."""

@@ -1,0 +1,185 @@
+"""pytest plugin that turns a grading run into per-test outcomes.
+
+Test metadata comes from gradescope-utils' decorators (the product's chosen dependency for
+Gradescope metadata), which only set attributes and so work on pytest functions unchanged:
+``@weight(w)`` (relative weight inside the question, default 1), ``@number("1.2")``,
+``@visibility("after_due_date")``, ``@hide_errors("message")`` and ``@partial_credit(w)``
+(the test calls ``set_score(x)`` with ``0 <= x <= w``; pytest passes nothing for the
+``set_score=None`` default).  The question comes from ``@pytest.mark.question("Q1")``.
+
+Only the failure's message is kept, never a traceback of test code: hidden tests run with
+``--assert=plain`` and use :mod:`autograder.testkit`, whose messages say what was wrong and
+where but never an expected value.
+"""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..pytest_plugin import question_of
+from ..sandbox.client import SandboxFailure, SessionReport
+from ..student import StudentError
+
+SESSION_REPORT = pytest.StashKey[SessionReport]()
+MESSAGE_CAP = 1500
+
+
+@dataclasses.dataclass
+class Outcome:
+    """One test's result."""
+
+    nodeid: str
+    question: str
+    kind: str                  # "public" | "hidden"
+    name: str
+    doc: str
+    weight: float
+    number: str | None
+    visibility: str
+    hide_errors: str | None
+    partial: bool
+    passed: bool = False
+    fraction: float = 0.0      # score / weight
+    message: str = ""
+    failure_kind: str = ""     # assertion | student | sandbox | error | skipped
+    trusted_output: str = ""
+    report: SessionReport | None = None
+    duration: float = 0.0
+
+
+def _first_doc_line(obj: Any) -> str:
+    doc = (getattr(obj, "__doc__", None) or "").strip()
+    return doc.splitlines()[0].strip() if doc else ""
+
+
+def _uses_partial_credit(fn: Any) -> bool:
+    """True for tests decorated with gradescope-utils' ``@partial_credit``."""
+    wrapped = getattr(fn, "__wrapped__", None)
+    if wrapped is None:
+        return False
+    try:
+        return "set_score" in inspect.signature(wrapped).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _cap(text: str, cap: int = MESSAGE_CAP) -> str:
+    return text if len(text) <= cap else text[:cap] + " [...]"
+
+
+def describe_failure(exc: BaseException) -> tuple[str, str]:
+    """(kind, student-safe message) for an exception raised in a test."""
+    if isinstance(exc, SandboxFailure):
+        return "sandbox", exc.message
+    if isinstance(exc, StudentError):
+        text = f"{exc.where} raised {exc.type_name}: {exc.message}" if exc.where else str(exc)
+        if exc.trace:
+            text += "\n" + exc.trace
+        return "student", text
+    if isinstance(exc, AssertionError):
+        text = str(exc).strip()
+        return "assertion", text or "a check failed"
+    if isinstance(exc, pytest.skip.Exception):
+        return "skipped", f"not graded: {exc}"
+    return "error", f"{type(exc).__name__}: {exc}"
+
+
+class Collector:
+    """Collects :class:`Outcome` objects; selects the tests of the graded questions."""
+
+    def __init__(self, questions: set[str], public_dir: Path, hidden_dir: Path):
+        self.questions = questions
+        self.public_dir = Path(public_dir).resolve()
+        self.hidden_dir = Path(hidden_dir).resolve()
+        self.outcomes: dict[str, Outcome] = {}
+        self.order: list[str] = []
+        self.unmarked: list[str] = []
+        self.collection_errors: list[str] = []
+
+    def _kind(self, item: pytest.Item) -> str:
+        path = Path(str(item.path)).resolve()
+        try:
+            path.relative_to(self.hidden_dir)
+            return "hidden"
+        except ValueError:
+            return "public"
+
+    # ------------------------------------------------------------------ collection
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config,
+                                      items: list[pytest.Item]) -> None:
+        keep, drop = [], []
+        for item in items:
+            qid = question_of(item)
+            if qid is None:
+                self.unmarked.append(item.nodeid)
+                drop.append(item)
+            elif qid in self.questions:
+                keep.append(item)
+            else:
+                drop.append(item)
+        if drop:
+            config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+        for item in keep:
+            fn = getattr(item, "function", None)
+            self.outcomes[item.nodeid] = Outcome(
+                nodeid=item.nodeid, question=question_of(item) or "", kind=self._kind(item),
+                name=item.name, doc=_first_doc_line(fn),
+                weight=float(getattr(fn, "__weight__", 1.0) or 0.0),
+                number=getattr(fn, "__number__", None),
+                visibility=getattr(fn, "__visibility__", "visible"),
+                hide_errors=getattr(fn, "__hide_errors__", None),
+                partial=_uses_partial_credit(fn))
+            self.order.append(item.nodeid)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: {_cap(str(report.longrepr), 3000)}")
+
+    # ------------------------------------------------------------------ running
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        fn = getattr(item, "function", None)
+        if fn is not None and hasattr(fn, "__score__"):
+            try:
+                delattr(fn, "__score__")
+            except AttributeError:
+                pass
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        outcome = yield
+        report: pytest.TestReport = outcome.get_result()
+        rec = self.outcomes.get(item.nodeid)
+        if rec is None:
+            return
+        rec.duration += report.duration
+        if report.when == "setup" and report.failed and call.excinfo is not None:
+            rec.failure_kind, rec.message = describe_failure(call.excinfo.value)
+        elif report.when == "setup" and report.skipped and call.excinfo is not None:
+            rec.failure_kind, rec.message = describe_failure(call.excinfo.value)
+        elif report.when == "call":
+            fn = getattr(item, "function", None)
+            score = getattr(fn, "__score__", None)
+            if report.passed:
+                rec.passed = True
+                rec.fraction = 1.0
+            elif call.excinfo is not None:
+                rec.failure_kind, rec.message = describe_failure(call.excinfo.value)
+            if score is not None and rec.weight > 0:
+                rec.fraction = min(max(float(score) / rec.weight, 0.0), 1.0)
+            rec.trusted_output = report.capstdout
+        elif report.when == "teardown":
+            rec.report = item.stash.get(SESSION_REPORT, None)
+            if report.failed and not rec.message and call.excinfo is not None:
+                rec.failure_kind, rec.message = describe_failure(call.excinfo.value)
+                rec.passed = False
+                rec.fraction = 0.0
+
+    def results(self) -> list[Outcome]:
+        return [self.outcomes[n] for n in self.order]

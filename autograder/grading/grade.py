@@ -1,0 +1,352 @@
+"""Grade one submission exactly as Gradescope would (the ``grade`` verb, ``run_autograder``).
+
+Steps: stage the submission (:mod:`.intake`), overlay the given files from ``reference/``,
+start the sandboxed worker, run the public and hidden tests of the selected questions
+in this (trusted) process with every call into student code going through the worker, weight
+the outcomes into per-question points, and write ``results.json``.  Whatever fails — the
+submission, the sandbox, a test, the kit itself — a valid ``results.json`` is written.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .. import paths, pytest_plugin, template
+from ..config import Assignment, Limits
+from ..sandbox.client import SandboxFailure, Worker
+from . import intake, results
+from .backend import SandboxBackend
+from .collector import Collector, Outcome
+
+
+@dataclasses.dataclass
+class QuestionScore:
+    id: str
+    title: str
+    score: float
+    max_score: float
+    bonus: bool
+    public_passed: int = 0
+    public_total: int = 0
+    hidden_passed: int = 0
+    hidden_total: int = 0
+
+
+@dataclasses.dataclass
+class GradeResult:
+    doc: dict[str, Any]
+    outcomes: list[Outcome]
+    questions: list[QuestionScore]
+    staged: intake.Staged | None
+    worker: dict[str, Any]
+    seconds: float
+    log: str
+    warnings: list[str]
+
+    @property
+    def score(self) -> float:
+        return float(self.doc.get("score", 0.0))
+
+
+def _max_limits(assignment: Assignment) -> Limits:
+    qs = assignment.questions
+    base = qs[0].limits if qs else Limits.merged()
+    return dataclasses.replace(
+        base,
+        memory_mb=max(q.limits.memory_mb for q in qs) if qs else base.memory_mb,
+        max_processes=max(q.limits.max_processes for q in qs) if qs else base.max_processes,
+        max_open_files=max(q.limits.max_open_files for q in qs) if qs else base.max_open_files,
+        max_file_mb=max(q.limits.max_file_mb for q in qs) if qs else base.max_file_mb)
+
+
+def expected_files(assignment: Assignment, reference: Path) -> list[str]:
+    """Contract paths a submission should contain: each question's files plus every other
+    reference file with student regions (e.g. ``src/utils/solver.py``)."""
+    files = {f for q in assignment.questions for f in q.files}
+    given = set(template.given_files(reference))
+    for path in (reference / "src").rglob("*.py"):
+        rel = path.relative_to(reference).as_posix()
+        if rel not in given and "__pycache__" not in rel:
+            files.add(rel)
+    return sorted(files)
+
+
+def overlay_given(staged_root: Path, reference: Path) -> list[str]:
+    """Copy the reference's given files (no student regions) over the submission's copies."""
+    out = []
+    for rel in template.given_files(reference):
+        if not rel.startswith("src/"):
+            continue
+        target = staged_root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(reference / rel, target)
+        out.append(rel)
+    return out
+
+
+def _run_pytest(test_paths: list[Path], kit: Path, collector: Collector, workdir: Path) -> tuple[int, str]:
+    ini = workdir / "pytest-grader.ini"
+    ini.write_text("[pytest]\n")
+    args = [*(str(p) for p in test_paths),
+            "-c", str(ini), "--rootdir", str(kit), "-p", "autograder.pytest_plugin",
+            "-p", "no:cacheprovider", "-p", "no:randomly", "--assert=plain",
+            "--import-mode=importlib", "-q", "--tb=no", "-o", "timeout=1800",
+            "-W", "ignore::DeprecationWarning", "-W", "ignore::RuntimeWarning"]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
+        code = pytest.main(args, plugins=[collector])
+    return int(code), buf.getvalue()
+
+
+def _called(function: str, calls: list[str]) -> bool:
+    short = function.rsplit(".", 1)[-1]
+    return any(c == function or c.split(".")[0] == short for c in calls)
+
+
+def _failed_functions(assignment: Assignment, outcomes: list[Outcome]) -> dict[str, str]:
+    """function -> owning question id, for functions that failed one of their own tests."""
+    failed: dict[str, str] = {}
+    for q in assignment.questions:
+        for o in outcomes:
+            if o.question != q.id or o.passed:
+                continue
+            calls = o.report.calls if o.report else []
+            for fn in q.functions:
+                if _called(fn, calls):
+                    failed[fn] = q.id
+    return failed
+
+
+def _test_output(o: Outcome, index: int, total: int, show_stdout: bool, dependency: str) -> str:
+    lines = []
+    if o.kind == "hidden":
+        lines.append(f"Hidden test {index} of {total} for this question: "
+                     f"{'passed' if o.passed else 'failed'}.")
+        if o.doc:
+            lines.append(f"What it checks: {o.doc}")
+    else:
+        lines.append(f"Public test {o.name}: {'passed' if o.passed else 'failed'}.")
+        if o.doc:
+            lines.append(o.doc)
+    if not o.passed or o.fraction < 1.0:
+        if o.hide_errors:
+            lines.append(o.hide_errors)
+        elif o.message:
+            lines.append(("Hint: " if o.kind == "hidden" else "") + o.message)
+        if o.partial and 0.0 < o.fraction < 1.0:
+            lines.append(f"Partial credit: {o.fraction:.0%} of this test's points.")
+        if dependency:
+            lines.append(dependency)
+    if o.kind == "public" and o.trusted_output.strip():
+        lines.append(o.trusted_output.strip()[-3000:])
+    if show_stdout and o.report and o.report.output.strip():
+        lines.append("Your code printed:\n" + o.report.output.strip()[-4000:])
+    return "\n".join(lines)
+
+
+def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intake.Staged | None,
+                  notes: list[str], seconds: float, extra_problems: list[str]) -> tuple[dict[str, Any], list[QuestionScore]]:
+    """The Gradescope document and the per-question scores."""
+    failed_fns = _failed_functions(assignment, outcomes)
+    tests: list[dict[str, Any]] = []
+    scores: list[QuestionScore] = []
+    for q in assignment.questions:
+        mine = [o for o in outcomes if o.question == q.id]
+        mine.sort(key=lambda o: (o.kind != "public",))
+        total_weight = sum(o.weight for o in mine)
+        qs = QuestionScore(q.id, q.title, 0.0, q.points, q.bonus)
+        hidden = [o for o in mine if o.kind == "hidden"]
+        broken_deps = [f"{fn} ({failed_fns[fn]})" for fn in q.calls if fn in failed_fns]
+        dependency = ("Note: this question calls " + ", ".join(broken_deps) + ", which failed "
+                      "its own tests; the failures here may come from there — fix that first."
+                      ) if broken_deps else ""
+        if not mine:
+            tests.append({"name": f"{q.id} {q.title}", "number": str(q.number), "score": 0.0,
+                          "max_score": float(q.points), "status": "failed", "visibility": "visible",
+                          "output": "No tests were found for this question (an error in the "
+                                    "assignment's configuration); it was not graded."})
+        for i, o in enumerate(mine, start=1):
+            max_score = q.points * o.weight / total_weight if total_weight > 0 else 0.0
+            score = max_score * (o.fraction if (o.passed or o.partial) else 0.0)
+            qs.score += score
+            if o.kind == "public":
+                qs.public_total += 1
+                qs.public_passed += o.passed
+                name = f"{q.id} {q.title} · public · {o.name}"
+            else:
+                qs.hidden_total += 1
+                qs.hidden_passed += o.passed
+                k = hidden.index(o) + 1
+                name = f"{q.id} {q.title} · hidden test {k} of {len(hidden)}"
+            index = hidden.index(o) + 1 if o.kind == "hidden" else i
+            tests.append({
+                "name": name + (" (bonus)" if q.bonus else ""),
+                "number": o.number or f"{q.number}.{i}",
+                "score": round(score, 6), "max_score": round(max_score, 6),
+                "status": "passed" if o.passed else "failed",
+                "visibility": o.visibility if o.visibility in ("visible", "hidden", "after_due_date", "after_published") else "visible",
+                "output": _test_output(o, index, len(hidden), assignment.show_stdout,
+                                       dependency if not o.passed else ""),
+            })
+        qs.score = round(qs.score, 6)
+        scores.append(qs)
+
+    total = sum(s.score for s in scores)
+    possible = sum(s.max_score for s in scores if not s.bonus)
+    bonus = sum(s.max_score for s in scores if s.bonus)
+    pub_p = sum(s.public_passed for s in scores)
+    pub_t = sum(s.public_total for s in scores)
+    hid_t = sum(s.hidden_total for s in scores)
+    hid_p = sum(s.hidden_passed for s in scores)
+    lines = [f"Score: {total:.2f} / {possible:g}" + (f" (+ up to {bonus:g} bonus)" if bonus else ""),
+             ("Public tests passed." if pub_p == pub_t else f"Public tests: {pub_p}/{pub_t} passed.")
+             + f" {hid_t} hidden tests graded ({hid_p} passed).", ""]
+    for s in scores:
+        lines.append(f"{s.id:>4} {s.score:6.2f}/{s.max_score:<5g} {s.title}"
+                     f"{' (bonus)' if s.bonus else ''} — public {s.public_passed}/{s.public_total}, "
+                     f"hidden {s.hidden_passed}/{s.hidden_total}")
+    if staged is not None and staged.notes:
+        lines += ["", "Submission: " + "; ".join(staged.notes) + "."]
+    problems = (staged.problems() if staged else []) + extra_problems
+    if problems:
+        lines += ["", "Problems with the submission:"] + [f"  - {p}" for p in problems]
+    if notes:
+        lines += ["", "Your code uses NumPy names removed since NumPy 1.20: " + ", ".join(notes)
+                  + ". The grader restored them so your code runs (ASSIGNMENT.md, grading policy "
+                  "for old code); update them, a current NumPy does not have them."]
+    doc = {"score": round(total, 6), "execution_time": round(seconds, 3), "output": "\n".join(lines),
+           "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
+    return doc, scores
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where a grading run finds its inputs.  :meth:`kit` for the instructor's kit;
+    :meth:`handout` for a student's folder (public tests only, no reference)."""
+
+    root: Path
+    public_tests: Path | None
+    hidden_tests: Path | None
+    reference: Path | None
+    data_root: Path
+
+    @classmethod
+    def kit(cls, kit: Path | None = None) -> "Layout":
+        kit = Path(kit or paths.kit_root())
+        return cls(kit, paths.public_tests_dir(kit), paths.hidden_tests_dir(kit),
+                   paths.reference_dir(kit), kit / "datasets")
+
+    @classmethod
+    def handout(cls, folder: Path, kit: Path | None = None) -> "Layout":
+        folder = Path(folder).resolve()
+        data = folder / "datasets"
+        if not data.is_dir():
+            data = Path(kit or paths.kit_root()) / "datasets"
+        return cls(folder, folder / "tests", None, None, data)
+
+
+def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
+          layout: Layout | None = None, public: bool = True, hidden: bool = True,
+          fixed_seed: bool = False, strategy: str | None = None,
+          base_tmp: Path | None = None, extra_hide: list[Path] | None = None) -> GradeResult:
+    """Grade ``submission`` (folder or zip); write ``out`` when given.  Never raises for a
+    problem with the submission or the sandbox: those become results."""
+    t0 = time.monotonic()
+    layout = layout or Layout.kit()
+    workdir = Path(tempfile.mkdtemp(prefix="dlkit-grade-", dir=base_tmp))
+    log, warnings = "", []
+    staged: intake.Staged | None = None
+    worker_info: dict[str, Any] = {}
+    outcomes: list[Outcome] = []
+    scores: list[QuestionScore] = []
+    try:
+        expected = (expected_files(assignment, layout.reference) if layout.reference
+                    else sorted({f for q in assignment.questions for f in q.files}))
+        try:
+            staged = intake.stage(Path(submission), workdir / "submission", expected, work=workdir)
+        except intake.IntakeError as exc:
+            doc = results.failure_results(str(exc), time.monotonic() - t0)
+            doc["output"] = f"The submission could not be accepted: {exc}"
+            doc["tests"][0]["name"] = "Submission could not be accepted"
+            return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
+        if layout.reference is not None:
+            overlay_given(staged.root, layout.reference)
+        public_data = layout.data_root / assignment.dataset / "public"
+        private_data = layout.data_root / assignment.dataset / "private"
+        hide = [layout.root, private_data, *(extra_hide or [])]
+        hide += [p for p in (layout.reference, layout.hidden_tests) if p is not None]
+        probes = [p for p in (layout.hidden_tests, layout.reference, private_data,
+                              layout.root / "assignment.toml") if p is not None]
+        if out is not None:
+            hide.append(Path(out).resolve().parent)
+            probes.append(Path(out).resolve().parent)
+        if os.environ.get("AUTOGRADER_ROOT"):
+            hide.append(Path(os.environ["AUTOGRADER_ROOT"]))
+        worker = Worker(staged.root, limits=_max_limits(assignment),
+                        data_dirs=[public_data] if public_data.is_dir() else [],
+                        hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
+                        env={"DLKIT_DATASET": assignment.dataset,
+                             "DLKIT_DATA_DIR": str(layout.data_root)})
+        worker_info["strategy"] = worker.strategy.name
+        warnings += worker.strategy.warnings()
+        seed = "fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}"
+        collector = Collector({q.id for q in assignment.questions},
+                              layout.public_tests or workdir, layout.hidden_tests or workdir / "none")
+        test_paths = [p for p, want in ((layout.public_tests, public), (layout.hidden_tests, hidden))
+                      if want and p is not None and p.is_dir()]
+        try:
+            worker.start()
+            worker_info["probe"] = worker.ready.get("probe", {})
+            visible = worker_info["probe"].get("visible", [])
+            if visible:
+                warnings.append("the worker could see: " + ", ".join(visible))
+            pytest_plugin.install_backend(SandboxBackend(worker, assignment, seed))
+            code, log = _run_pytest(test_paths, layout.root, collector, workdir)
+        finally:
+            pytest_plugin.install_backend(None)
+            worker_info["starts"] = worker.starts
+            worker_info["start_seconds"] = worker.start_seconds
+            worker.close()
+        if collector.collection_errors or collector.unmarked:
+            raise RuntimeError("the kit's tests could not be collected:\n" + "\n".join(
+                collector.collection_errors + [f"{n}: no @pytest.mark.question" for n in collector.unmarked]))
+        if code not in (0, 1, 5):  # 1: some tests failed (normal); 5: none selected
+            raise RuntimeError(f"pytest stopped with exit code {code}:\n{log[-4000:]}")
+        outcomes = collector.results()
+        notes: list[str] = []
+        for o in outcomes:
+            for note in (o.report.notes if o.report else []):
+                if note not in notes:
+                    notes.append(note)
+        doc, scores = build_results(assignment, outcomes, staged, notes, time.monotonic() - t0, [])
+        return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
+    except (Exception, SandboxFailure) as exc:  # the kit itself failed: still write results
+        reason = f"{type(exc).__name__}: {exc}"
+        log += "\n" + traceback.format_exc()
+        doc = results.failure_results(reason, time.monotonic() - t0)
+        return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _finish(doc: dict[str, Any], out: Path | None, outcomes: list[Outcome], scores: list[QuestionScore],
+            staged: intake.Staged | None, worker_info: dict[str, Any], t0: float, log: str,
+            warnings: list[str]) -> GradeResult:
+    seconds = time.monotonic() - t0
+    doc["execution_time"] = round(seconds, 3)
+    if out is not None:
+        results.write_results(doc, Path(out))
+    else:
+        results.validate(doc)
+    return GradeResult(doc=doc, outcomes=outcomes, questions=scores, staged=staged,
+                       worker=worker_info, seconds=seconds, log=log, warnings=warnings)

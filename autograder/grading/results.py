@@ -1,0 +1,79 @@
+"""Gradescope ``results.json``: build it, validate it, and always write one.
+
+:func:`write_results` validates against ``schemas/gradescope_results.schema.json`` before
+writing, and writes atomically (temp file + rename) so a reader never sees half a file.
+:func:`failure_results` is the document written when grading itself cannot finish: a visible
+"Autograder failed" test with score 0 and the reason — never a missing file.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .. import paths
+
+SCHEMA_PATH = paths.PACKAGE_DIR / "schemas" / "gradescope_results.schema.json"
+_SCHEMA: dict[str, Any] | None = None
+
+
+def schema() -> dict[str, Any]:
+    global _SCHEMA
+    if _SCHEMA is None:
+        _SCHEMA = json.loads(SCHEMA_PATH.read_text())
+    return _SCHEMA
+
+
+def validate(doc: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` unless ``doc`` is a valid results document."""
+    jsonschema.validate(doc, schema(), cls=jsonschema.Draft202012Validator)
+
+
+def _clean_number(x: Any) -> float:
+    x = float(x)
+    return round(x, 6) if math.isfinite(x) else 0.0
+
+
+def failure_results(reason: str, execution_time: float = 0.0) -> dict[str, Any]:
+    """A valid results document for a grading run that could not finish."""
+    return {
+        "score": 0.0,
+        "execution_time": _clean_number(max(execution_time, 0.0)),
+        "output": ("Autograder failed: the submission could not be graded.\n" + reason.strip()
+                   + "\nYour instructor has been notified through the autograder log; "
+                   "resubmitting the same files will give the same result."),
+        "visibility": "visible",
+        "stdout_visibility": "hidden",
+        "tests": [{"name": "Autograder failed", "score": 0.0, "max_score": 0.0, "status": "failed",
+                   "output": reason.strip()[:5000], "visibility": "visible"}],
+    }
+
+
+def write_results(doc: dict[str, Any], path: Path) -> Path:
+    """Validate ``doc`` and write it atomically to ``path``.
+
+    If ``doc`` does not validate (a bug in the kit), a failure document naming the problem is
+    written instead and the original error is re-raised after writing.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    error: Exception | None = None
+    try:
+        validate(doc)
+    except jsonschema.ValidationError as exc:
+        error = exc
+        doc = failure_results(f"internal error: results did not validate: {exc.message}")
+    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2, allow_nan=False)
+        f.write("\n")
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+    if error is not None:
+        raise error
+    return path

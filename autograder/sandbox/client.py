@@ -1,0 +1,370 @@
+"""The grader's handle on a sandboxed worker: start it, open one session per test, enforce
+time and size limits, and turn every way a test can die into a clear failure.
+
+:class:`Worker` starts the worker's main process (the zygote, :mod:`autograder.worker.main`)
+under the strongest :mod:`.launcher` strategy available, in a fresh folder that holds only a
+copy of the worker code and the staged submission.  :meth:`Worker.session` asks it to fork a
+child for one test; the child's stdout/stderr go to a pipe that this side drains (keeping
+``max_output_kb``).  :class:`Session` sends requests and waits for replies against the test's
+remaining time budget.  On a timeout, a crash (EOF), an oversized or malformed reply the child
+is killed, the failure is raised as a :class:`SandboxFailure` naming what happened and in
+which call, and the worker is restarted before the next test.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from ..config import Limits
+from ..worker import protocol
+from . import launcher
+
+WORKER_PACKAGE = Path(__file__).resolve().parent.parent / "worker"
+WORKER_MODULE = "dlkit_worker"
+START_TIMEOUT_S = 60.0
+
+
+class SandboxFailure(BaseException):
+    """A test's student code timed out, crashed, ran out of a limit or broke the protocol.
+
+    A ``BaseException`` so that ``except Exception`` in test code cannot swallow it: the test
+    fails with :attr:`message`.
+    """
+
+    def __init__(self, kind: str, message: str):
+        self.kind = kind            # timeout | crash | limit | protocol | worker
+        self.message = message
+        super().__init__(message)
+
+
+@dataclasses.dataclass
+class SessionReport:
+    """What one test's child left behind."""
+
+    output: str = ""
+    output_bytes: int = 0
+    failure: str | None = None
+    exit_status: dict[str, Any] | None = None
+    calls: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    seconds_in_student_code: float = 0.0
+
+
+class _OutputDrain(threading.Thread):
+    def __init__(self, fd: int, keep: int):
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.keep = keep
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.total = 0
+
+    def run(self) -> None:
+        try:
+            while True:
+                data = os.read(self.fd, 1 << 16)
+                if not data:
+                    break
+                self.total += len(data)
+                if self.kept < self.keep:
+                    part = data[: self.keep - self.kept]
+                    self.chunks.append(part)
+                    self.kept += len(part)
+        except OSError:
+            pass
+        finally:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+
+    def text(self) -> str:
+        out = b"".join(self.chunks).decode("utf-8", errors="replace")
+        if self.total > self.kept:
+            out += f"\n[... {self.total - self.kept} more bytes of output not kept]"
+        return out
+
+
+def _describe_death(status: dict[str, Any] | None, limits: Limits, where: str) -> tuple[str, str]:
+    """(kind, message) for a child that died during a call."""
+    if not status:
+        return "crash", f"the worker process died during {where}"
+    sig = status.get("signal")
+    cpu = status.get("cpu_s") or 0.0
+    if sig == signal.SIGKILL and cpu >= 0.95 * limits.cpu_s:
+        return "limit", (f"exceeded the CPU-time limit of {limits.cpu_s:g} s in {where} "
+                         f"(an infinite loop, or far too slow)")
+    if sig == signal.SIGKILL:
+        return "limit", (f"was killed (SIGKILL) during {where}: most likely it ran out of memory "
+                         f"(limit {limits.memory_mb} MB)")
+    if sig == signal.SIGXFSZ:
+        return "limit", f"tried to write a file larger than {limits.max_file_mb} MB in {where}"
+    if sig is not None:
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return "crash", f"crashed with {name} during {where}"
+    code = status.get("exit")
+    return "crash", (f"the worker process exited with code {code} during {where} — student code "
+                     f"must not call os._exit() or exit the interpreter")
+
+
+class Session:
+    """One forked child serving one test."""
+
+    def __init__(self, worker: "Worker", limits: Limits, label: str):
+        self.worker = worker
+        self.limits = limits
+        self.label = label
+        self.report = SessionReport()
+        self.budget = float(limits.test_timeout_s)
+        self.dead: SandboxFailure | None = None
+        self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        read_fd, write_fd = os.pipe()
+        try:
+            self.pid = worker._fork(child_sock.fileno(), write_fd, limits)
+        finally:
+            child_sock.close()
+            os.close(write_fd)
+        self.drain = _OutputDrain(read_fd, limits.max_output_kb * 1024)
+        self.drain.start()
+
+    def request(self, doc: dict[str, Any], blobs: list[bytes], where: str) -> tuple[dict[str, Any], list[bytes]]:
+        """Send one request and wait for its reply within the test's remaining budget."""
+        if self.dead is not None:
+            raise SandboxFailure(self.dead.kind, f"not run: an earlier call of this test failed "
+                                                 f"({self.dead.message})")
+        self.report.calls.append(where)
+        start = time.monotonic()
+        deadline = start + max(self.budget, 0.0)
+
+        def check() -> None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout()
+            self.sock.settimeout(remaining)
+
+        try:
+            check()
+            self.sock.sendall(protocol.pack(doc, blobs))
+            reply, reply_blobs = protocol.recv_frame(self.sock, self.limits.max_reply_mb * 2**20, check)
+        except socket.timeout:
+            self._die("timeout", f"timed out after {self.limits.test_timeout_s:g} s in {where} "
+                                 f"(the per-test time limit)")
+        except (EOFError, ConnectionError, BrokenPipeError):
+            status = self.worker._end(self.pid)
+            self.pid = None
+            kind, message = _describe_death(status, self.limits, where)
+            self._die(kind, message, status)
+        except protocol.ProtocolError as exc:
+            self._die("protocol", f"{where}: {exc}")
+        finally:
+            elapsed = time.monotonic() - start
+            self.budget -= elapsed
+            self.report.seconds_in_student_code += elapsed
+        for note in reply.get("notes", []):
+            if note not in self.report.notes:
+                self.report.notes.append(note)
+        return reply, reply_blobs
+
+    def _die(self, kind: str, message: str, status: dict[str, Any] | None = None) -> None:
+        failure = SandboxFailure(kind, message)
+        self.dead = failure
+        self.report.failure = message
+        if status is None:
+            self.worker._end(self.pid)
+            self.pid = None
+        else:
+            self.report.exit_status = status
+        self.worker.needs_restart = True
+        raise failure
+
+    def close(self) -> SessionReport:
+        """End the child (if still running) and collect its output."""
+        if self.pid is not None:
+            status = self.worker._end(self.pid)
+            self.pid = None
+            if self.report.exit_status is None:
+                self.report.exit_status = status
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.drain.join(timeout=2.0)
+        self.report.output = self.drain.text()
+        self.report.output_bytes = self.drain.total
+        return self.report
+
+
+class Worker:
+    """A sandboxed worker for one submission; restarts itself after a failed test."""
+
+    def __init__(self, submission: Path, *, limits: Limits, data_dirs: list[Path] | None = None,
+                 hide: list[Path] | None = None, env: dict[str, str] | None = None,
+                 preload: list[str] | None = None, probe_paths: list[Path] | None = None,
+                 base_tmp: Path | None = None, strategy: str | None = None):
+        self.source_submission = Path(submission)
+        self.limits = limits
+        self.data_dirs = [Path(p) for p in (data_dirs or [])]
+        self.hide = [Path(p) for p in (hide or [])]
+        self.extra_env = dict(env or {})
+        self.preload = list(preload or [])
+        self.probe_paths = [str(p) for p in (probe_paths or [])]
+        self.base_tmp = base_tmp
+        self.strategy = launcher.detect(strategy)
+        self.uid = launcher.worker_uid()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.ctrl: socket.socket | None = None
+        self.workdir: Path | None = None
+        self.ready: dict[str, Any] = {}
+        self.needs_restart = False
+        self.starts = 0
+        self.start_seconds: list[float] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def _prepare_workdir(self) -> Path:
+        workdir = Path(tempfile.mkdtemp(prefix="dlkit-worker-", dir=self.base_tmp))
+        kit = workdir / "kit" / WORKER_MODULE
+        kit.mkdir(parents=True)
+        for src in WORKER_PACKAGE.glob("*.py"):
+            shutil.copy2(src, kit / src.name)
+        shutil.copytree(self.source_submission, workdir / "submission", symlinks=False)
+        (workdir / "tmp").mkdir()
+        if os.geteuid() == 0 and self.strategy.drops_uid:
+            for path in [workdir, *workdir.rglob("*")]:
+                os.lchown(path, self.uid, self.uid)
+            os.chmod(workdir, 0o700)
+        return workdir
+
+    def start(self) -> None:
+        t0 = time.monotonic()
+        self.workdir = self._prepare_workdir()
+        submission = self.workdir / "submission"
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(self.workdir / "tmp"),
+            "TMPDIR": str(self.workdir / "tmp"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
+            "PYTHONHASHSEED": "0", "MPLBACKEND": "Agg", "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+        }
+        env.update(self.extra_env)
+        spec = launcher.LaunchSpec(
+            workdir=self.workdir, hide=self.hide, ro_binds=self.data_dirs, env=env,
+            memory_mb=self.limits.memory_mb, max_processes=self.limits.max_processes,
+            max_file_mb=self.limits.max_file_mb, max_open_files=self.limits.max_open_files,
+            uid=self.uid, gid=self.uid)
+        parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        boot = (f"import sys; sys.path.insert(0, {str(self.workdir / 'kit')!r}); "
+                f"from {WORKER_MODULE}.main import main; main({child.fileno()})")
+        argv = launcher.command(self.strategy, spec, [sys.executable, "-s", "-E", "-c", boot])
+        self.proc = subprocess.Popen(argv, env=env, cwd=self.workdir, pass_fds=(child.fileno(),),
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, preexec_fn=launcher.preexec(spec),
+                                     start_new_session=True)
+        child.close()
+        self.ctrl = parent
+        config = {"submission": str(submission), "package": "src",
+                  "sys_path": [str(submission), str(submission / "src")],
+                  "sweep": self.strategy.sweep, "preload": self.preload,
+                  "probe": self.probe_paths, "env": {}}
+        parent.settimeout(START_TIMEOUT_S)
+        try:
+            parent.send(json.dumps(config).encode())
+            data = parent.recv(1 << 20)
+        except (socket.timeout, OSError):
+            data = b""
+        if not data:
+            err = self._kill_proc()
+            raise SandboxFailure("worker", f"the sandboxed worker did not start "
+                                           f"({self.strategy.name}): {err[-2000:]}")
+        self.ready = json.loads(data.decode())
+        self.starts += 1
+        self.needs_restart = False
+        self.start_seconds.append(time.monotonic() - t0)
+
+    def _kill_proc(self) -> str:
+        err = ""
+        if self.proc is not None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                _, err_bytes = self.proc.communicate(timeout=10)
+                err = (err_bytes or b"").decode("utf-8", "replace")
+            except (subprocess.TimeoutExpired, ValueError, OSError):
+                pass
+            self.proc = None
+        return err
+
+    def close(self) -> None:
+        if self.ctrl is not None:
+            try:
+                self.ctrl.settimeout(2)
+                self.ctrl.send(b'{"op": "exit"}')
+            except OSError:
+                pass
+            self.ctrl.close()
+            self.ctrl = None
+        self._kill_proc()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+    def restart(self) -> None:
+        self.close()
+        self.start()
+
+    def __enter__(self) -> "Worker":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ zygote commands
+    def _command(self, doc: dict[str, Any], fds: list[int] | None = None, timeout: float = 30.0) -> dict[str, Any]:
+        if self.ctrl is None:
+            raise SandboxFailure("worker", "the worker is not running")
+        self.ctrl.settimeout(timeout)
+        try:
+            if fds:
+                socket.send_fds(self.ctrl, [json.dumps(doc).encode()], fds)
+            else:
+                self.ctrl.send(json.dumps(doc).encode())
+            data = self.ctrl.recv(1 << 16)
+        except (socket.timeout, OSError) as exc:
+            self.needs_restart = True
+            raise SandboxFailure("worker", f"the worker stopped answering ({exc})") from None
+        if not data:
+            self.needs_restart = True
+            raise SandboxFailure("worker", "the worker exited unexpectedly")
+        return json.loads(data.decode())
+
+    def _fork(self, sock_fd: int, out_fd: int, limits: Limits) -> int:
+        if self.needs_restart or self.ctrl is None:
+            self.restart()
+        reply = self._command({"op": "fork", "cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb},
+                              [sock_fd, out_fd])
+        if "pid" not in reply:
+            raise SandboxFailure("worker", f"the worker could not start a test: {reply}")
+        return int(reply["pid"])
+
+    def _end(self, pid: int | None) -> dict[str, Any] | None:
+        if pid is None:
+            return None
+        try:
+            return self._command({"op": "end", "pid": pid}, timeout=20.0)
+        except SandboxFailure:
+            return None
+
+    def session(self, limits: Limits | None = None, label: str = "") -> Session:
+        return Session(self, limits or self.limits, label)

@@ -1,0 +1,128 @@
+"""Access to a submission's code from tests: ``student.layers.linear_forward(X, W, b)``.
+
+Tests (public and hidden) never import student modules themselves; they use the ``student``
+fixture, whose attribute paths name modules under the submission's ``src/``:
+
+    out = student.layers.linear_forward(X, W, b)
+    model = student.fcnet.FullyConnectedNet([20, 30], input_dim=15, dtype=np.float64)
+    model.params = {...}                  # set whole attributes (a read returns a copy)
+    loss, grads = model.loss(X, y)
+    student.nn.forward(X, params, "layer1", activation=student.nn.sigmoid)
+
+Two backends implement this interface:
+
+* :class:`InProcessStudent` — imports the code into the test process.  This is what a
+  student's own ``pytest`` in the template uses: their code, their machine.
+* the sandboxed backend (:mod:`autograder.sandbox.remote`) — every call crosses into an
+  isolated worker process as data; return values come back as plain arrays, numbers,
+  strings, lists and dicts, objects stay in the worker behind handles, and the post-call
+  state of dict and array arguments is copied back into the caller's objects so in-place
+  contracts (``nn.py``'s ``params``, an optimiser's ``w``) behave the same in both backends.
+
+Exceptions raised by student code arrive in the sandbox as :class:`StudentError`; use
+:func:`autograder.testkit.raises` to expect one in either backend.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+
+class StudentError(Exception):
+    """Student code raised an exception (sandboxed backend).
+
+    ``type_name`` is the exception class name, ``type_mro`` the names of its bases,
+    ``message`` its text, ``where`` the function called, ``trace`` the student-side
+    traceback (frames of student files only).
+    """
+
+    def __init__(self, type_name: str, message: str, where: str = "", trace: str = "",
+                 type_mro: tuple[str, ...] = ()):
+        self.type_name = type_name
+        self.message = message
+        self.where = where
+        self.trace = trace
+        self.type_mro = tuple(type_mro)
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}{type_name}: {message}")
+
+
+class TrustedFunction:
+    """A function from :mod:`autograder.worker.trusted_functions`, named by data.
+
+    Callable on the trusted side; the sandboxed backend sends it as ``(name, params)`` and the
+    worker builds the identical function.
+    """
+
+    def __init__(self, name: str, params: dict[str, Any]):
+        from .worker import trusted_functions
+        self.name = name
+        self.params = dict(params)
+        self._fn = trusted_functions.build(name, self.params)
+
+    def __call__(self, x: Any) -> float:
+        return self._fn(x)
+
+    def __repr__(self) -> str:
+        return f"trusted_function({self.name!r})"
+
+
+class _InProcessNamespace:
+    """A module or package of the submission, resolved lazily (``utils`` → ``utils.optim``)."""
+
+    def __init__(self, dotted: str):
+        self._dotted = dotted
+
+    def _module(self) -> ModuleType:
+        return importlib.import_module(self._dotted)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        module = self._module()
+        if hasattr(module, name) and not isinstance(getattr(module, name), ModuleType):
+            return getattr(module, name)
+        sub = f"{self._dotted}.{name}"
+        if importlib.util.find_spec(sub) is not None:
+            return _InProcessNamespace(sub)
+        return getattr(module, name)
+
+    def __repr__(self) -> str:
+        return f"<student module {self._dotted}>"
+
+
+class InProcessStudent:
+    """The submission at ``root`` (holding ``src/``), imported into this process."""
+
+    def __init__(self, root: Path | str, package: str = "src"):
+        self.root = Path(root).resolve()
+        self.package = package
+        for entry in (str(self.root / package), str(self.root)):
+            if entry not in sys.path:
+                sys.path.insert(0, entry)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name in ("root", "package"):
+            raise AttributeError(name)
+        return getattr(_InProcessNamespace(self.package), name)
+
+    def seed(self, seed_or_state: Any) -> None:
+        """Seed the student side's global RNGs: an int seeds ``np.random`` and ``random``;
+        a ``np.random.get_state()`` tuple restores NumPy's global state exactly (so a test can
+        draw its inputs on the trusted side and let the student's code continue the stream).
+        """
+        import random
+
+        import numpy as np
+        if isinstance(seed_or_state, (tuple, list)):
+            np.random.set_state(tuple(seed_or_state))
+        else:
+            np.random.seed(int(seed_or_state))
+            random.seed(int(seed_or_state))
+
+    def __repr__(self) -> str:
+        return f"<student code in {self.root} (in-process)>"

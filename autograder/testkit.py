@@ -1,0 +1,210 @@
+"""Numerical checks shared by the public and the hidden tests.
+
+Everything here runs on the trusted side.  Values coming from student code are first turned
+into plain float64 NumPy arrays by :func:`to_array` (a forged ``__eq__``, an ndarray subclass or
+an object array never reaches a comparison), shapes are asserted before values (broadcasting
+hides wrong shapes), and failures say *which* value, *how wrong* and *where* — never the
+expected value, so the same messages can be shown for hidden tests.
+
+Conventions (numerics.md §2):
+  * relative error ``|a - b| / max(1e-8, |a| + |b|)``, maximum over elements (the handouts'
+    ``rel_error``);
+  * numerical gradients by centred differences, ``h = 1e-5``, in float64.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import numbers
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from .student import StudentError, TrustedFunction
+
+__all__ = [
+    "rel_error", "to_array", "to_scalar", "assert_shape", "assert_close", "assert_scalar_close",
+    "assert_unchanged", "numerical_gradient", "numerical_gradient_array", "raises",
+    "trusted_function", "StudentError", "CheckFailed",
+]
+
+
+class CheckFailed(AssertionError):
+    """A check failed; the message is safe to show to students (no expected values)."""
+
+
+def _describe(value: Any) -> str:
+    kind = type(value).__name__
+    if isinstance(value, np.ndarray):
+        return f"an array of dtype {value.dtype} and shape {value.shape}"
+    return f"a value of type {kind[:60]}"
+
+
+def rel_error(x: Any, y: Any) -> float:
+    """Maximum relative error between ``x`` and ``y`` (the handouts' formula), in float64."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.size == 0 and y.size == 0:
+        return 0.0
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def to_array(value: Any, name: str, dtype: Any = np.float64) -> np.ndarray:
+    """``value`` as a fresh plain ndarray of ``dtype``; anything non-numeric is a failure.
+
+    Accepts numeric ndarrays (of any numeric dtype), numbers and nested lists of numbers.
+    Refuses object arrays, strings, ``None`` and anything else with a message naming ``name``.
+    """
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise CheckFailed(f"{name}: expected a numeric array, got {_describe(value)}")
+        return np.array(value, dtype=dtype, copy=True, subok=False)
+    if isinstance(value, (bool, numbers.Real, np.generic)) and not isinstance(value, (str, bytes)):
+        return np.array(float(value), dtype=dtype)
+    if isinstance(value, (list, tuple)):
+        try:
+            arr = np.array(value, dtype=dtype)
+        except (TypeError, ValueError):
+            raise CheckFailed(f"{name}: expected a numeric array, got a {type(value).__name__} "
+                              f"that is not a regular grid of numbers") from None
+        return arr
+    raise CheckFailed(f"{name}: expected a numeric array, got {_describe(value)}")
+
+
+def to_scalar(value: Any, name: str) -> float:
+    """A loss or accuracy as a Python float: a float, NumPy scalar, 0-d or size-1 array."""
+    arr = to_array(value, name)
+    if arr.size != 1:
+        raise CheckFailed(f"{name}: expected a scalar (a float, a NumPy scalar or a size-1 "
+                          f"array), got an array of shape {arr.shape}")
+    return float(arr.reshape(()))
+
+
+def assert_shape(name: str, actual: Any, shape: tuple[int, ...], what: str = "") -> np.ndarray:
+    """Convert ``actual`` and assert its shape is ``shape``; returns the float64 array."""
+    arr = to_array(actual, name)
+    if arr.shape != tuple(shape):
+        suffix = f" — {what}" if what else ""
+        raise CheckFailed(f"{name} has shape {arr.shape}; expected {tuple(shape)}{suffix}")
+    return arr
+
+
+def _located(err: np.ndarray) -> str:
+    idx = np.unravel_index(int(np.nanargmax(err)), err.shape) if err.ndim else ()
+    return f"at index {tuple(int(i) for i in idx)}" if err.ndim else ""
+
+
+def assert_close(name: str, actual: Any, expected: Any, tol: float, what: str = "") -> float:
+    """Assert ``actual`` matches ``expected`` (trusted) to relative error ``tol``.
+
+    Shapes first, then non-finite values, then the maximum relative error and its index.
+    Returns the relative error (for printing the way the handouts do).
+    """
+    exp = to_array(expected, f"expected {name}")
+    act = assert_shape(name, actual, exp.shape, what or "the shape the contract specifies")
+    bad = ~np.isfinite(act) & np.isfinite(exp)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise CheckFailed(f"{name} contains {act[idx]!r} (NaN or infinity) at index {idx} "
+                          f"where a finite value is expected")
+    if act.size == 0:
+        return 0.0
+    both_inf = np.isinf(exp) & (act == exp)
+    err = np.where(both_inf, 0.0,
+                   np.abs(act - exp) / np.maximum(1e-8, np.abs(act) + np.abs(exp)))
+    err = np.where(np.isnan(err), np.inf, err)
+    worst = float(np.max(err))
+    if not worst <= tol:
+        raise CheckFailed(f"{name}: max relative error {worst:.3g} {_located(err)} "
+                          f"(tolerance {tol:.0e})".replace("  ", " "))
+    return worst
+
+
+def assert_scalar_close(name: str, actual: Any, expected: float, tol: float) -> float:
+    """Like :func:`assert_close` for a scalar (loss, accuracy, PSNR)."""
+    value = to_scalar(actual, name)
+    if math.isinf(expected) and value == expected:
+        return 0.0
+    if not math.isfinite(value):
+        raise CheckFailed(f"{name} is {value!r}; expected a finite number")
+    err = abs(value - expected) / max(1e-8, abs(value) + abs(expected))
+    if not err <= tol:
+        raise CheckFailed(f"{name}: relative error {err:.3g} (tolerance {tol:.0e})")
+    return err
+
+
+def assert_unchanged(name: str, before: np.ndarray, after: Any, tol: float = 0.0) -> None:
+    """Assert an input array was not modified by a call (``after`` is its post-call state)."""
+    after_arr = to_array(after, name)
+    if after_arr.shape != before.shape:
+        raise CheckFailed(f"{name} changed shape from {before.shape} to {after_arr.shape}; "
+                          f"the function must not modify its input")
+    diff = np.abs(after_arr - before) > tol * np.maximum(1e-300, np.abs(before))
+    diff &= ~(np.isnan(after_arr) & np.isnan(before))
+    if diff.any():
+        idx = tuple(int(i) for i in np.argwhere(diff)[0])
+        raise CheckFailed(f"{name} was modified in place (first change at index {idx}); "
+                          f"the function must not modify its input — work on a copy")
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Centred-difference gradient of scalar ``f`` at ``x`` (float64); ``x`` is restored."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        fp = float(f(x))
+        x[ix] = old - h
+        fm = float(f(x))
+        x[ix] = old
+        grad[ix] = (fp - fm) / (2 * h)
+        it.iternext()
+    return grad
+
+
+def numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
+                             df: np.ndarray, h: float = 1e-5) -> np.ndarray:
+    """Centred-difference gradient of ``sum(f(x) * df)`` w.r.t. ``x``; ``x`` is restored."""
+    grad = np.zeros_like(x, dtype=np.float64)
+    it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
+    while not it.finished:
+        ix = it.multi_index
+        old = x[ix]
+        x[ix] = old + h
+        pos = np.array(f(x), dtype=np.float64, copy=True)
+        x[ix] = old - h
+        neg = np.array(f(x), dtype=np.float64, copy=True)
+        x[ix] = old
+        grad[ix] = np.sum((pos - neg) * df) / (2 * h)
+        it.iternext()
+    return grad
+
+
+@contextlib.contextmanager
+def raises(type_name: str) -> Iterator[None]:
+    """Expect student code to raise an exception named ``type_name`` (e.g. ``"ValueError"``).
+
+    Works in both modes: in-process the real exception is raised; through the sandbox it
+    arrives as a :class:`StudentError` carrying the type's name.
+    """
+    try:
+        yield
+    except StudentError as exc:
+        if exc.type_name != type_name and type_name not in exc.type_mro:
+            raise CheckFailed(f"expected {type_name}, but the code raised {exc.type_name}: "
+                              f"{exc.message}") from None
+        return
+    except Exception as exc:  # in-process mode: the real exception
+        if not any(cls.__name__ == type_name for cls in type(exc).__mro__):
+            raise CheckFailed(f"expected {type_name}, but the code raised "
+                              f"{type(exc).__name__}: {exc}") from None
+        return
+    raise CheckFailed(f"expected {type_name} to be raised, but the call returned normally")
+
+
+def trusted_function(name: str, **params: Any) -> TrustedFunction:
+    """A function from the fixed trusted family, built from data (e.g. ``f`` for
+    ``numerical_gradient``); callable here and passable into the sandbox by name."""
+    return TrustedFunction(name, params)
