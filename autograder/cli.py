@@ -3,6 +3,11 @@
     python -m autograder template [--check]          reference/ -> student_template/
     python -m autograder check-config [FILE]         validate assignment.toml
     python -m autograder demo                        the README's main job
+    python -m autograder grade SUBMISSION [--out results.json]
+    python -m autograder selftest [FOLDER]
+    python -m autograder validate [--only ID ...] [--subset N]
+    python -m autograder split --dataset NAME [--source PATH] [--out DIR] [--seed 0]
+                               [--val-fraction F] [--test-fraction F] [--pool-official]
 """
 from __future__ import annotations
 
@@ -86,10 +91,35 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         print(report.table(result))
     if args.log:
         print(result.log, file=sys.stderr)
+    if args.outcomes_json:
+        _write_outcomes(result, Path(args.outcomes_json))
     if args.out:
         print(f"results written to {args.out}", file=sys.stderr)
     failed = result.doc["tests"] and result.doc["tests"][0]["name"] == "Autograder failed"
     return 3 if failed else 0
+
+
+def _write_outcomes(result, path: Path) -> None:
+    """Per-test outcomes for `validate` (instructor-side; includes messages)."""
+    import json
+    failed = bool(result.doc["tests"]) and result.doc["tests"][0]["name"] == "Autograder failed"
+    data = {
+        "ok": not failed,
+        "failure": result.doc["tests"][0]["output"] if failed else "",
+        "questions": [{"id": q.id, "score": q.score, "max_score": q.max_score} for q in result.questions],
+        "tests": [{"nodeid": o.nodeid, "question": o.question, "kind": o.kind, "name": o.name,
+                   "passed": o.passed, "fraction": o.fraction, "failure_kind": o.failure_kind,
+                   "message": o.message} for o in result.outcomes],
+        "seconds": result.seconds, "worker": result.worker,
+    }
+    path.write_text(json.dumps(data, indent=1))
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from .validate import run
+    return run.run(args.assignment, only=args.only, jobs=args.jobs or run.env_jobs(),
+                   out_dir=Path(args.out) if args.out else None, subset=args.subset,
+                   progress=not args.no_progress)
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
@@ -146,7 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sandbox", choices=["bwrap-root", "bwrap-user", "setpriv", "setpriv-nonet", "plain"],
                    help="force an isolation strategy (default: the strongest available)")
     p.add_argument("--log", action="store_true", help="print pytest's log to stderr")
+    p.add_argument("--outcomes-json", metavar="PATH", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_grade)
+
+    p = sub.add_parser("validate", help="prove the tests: reference full marks, template zero, "
+                                        "every mutant killed, every alternative accepted")
+    p.add_argument("--only", nargs="+", metavar="ID", help="only these variant ids or questions")
+    p.add_argument("--subset", type=int, metavar="N",
+                   help="a deterministic subset of N variants (what CI runs)")
+    p.add_argument("--jobs", type=int, help="parallel gradings (default: CPU count)")
+    p.add_argument("--out", metavar="DIR", help="report folder (default: reports/validate)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("selftest", help="students: public tests through the sandbox + a scored preview")
     p.add_argument("folder", nargs="?", default=".", help="your assignment folder (default: .)")
@@ -155,6 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the README's main job on scikit-learn's digits")
     p.set_defaults(func=_cmd_demo)
+
+    from . import split as split_verb
+    split_verb.add_parser(sub)
     return parser
 
 

@@ -1,15 +1,15 @@
 """The kit's data-set layer (grader side): loaders for each format and the stored splits.
 
-Data sets (``assignment.toml`` ``[assignment] dataset``):
+Data sets (``assignment.toml`` ``[assignment] dataset``): native images, default raw source,
+official parts:
 
-============  =====================================  ==============================  =========
-name          native images (``Dataset.images``)     raw source (default)            official
-============  =====================================  ==============================  =========
-``digits``    uint8 ``(N, 8, 8)``, 0..16             scikit-learn (bundled)          all
-``cifar10``   uint8 ``(N, 32, 32, 3)``, 0..255       ``datasets/cifar-10-batches-py``  train, test
-``fer2013``   uint8 ``(N, 48, 48)``, 0..255          ``datasets/fer2013/raw``        train, val, test (CSV) / train, test (Imperial)
-``nist36``    float64 ``(N, 32, 32)``, [0, 1]        ``datasets/nist36/raw``         train, val, test
-============  =====================================  ==============================  =========
+- ``digits``: uint8 ``(N, 8, 8)``, 0..16; bundled with scikit-learn; one part ``all``.
+- ``cifar10``: uint8 ``(N, 32, 32, 3)``, 0..255; ``datasets/cifar-10-batches-py``; parts
+  ``train``, ``test``.
+- ``fer2013``: uint8 ``(N, 48, 48)``, 0..255; ``datasets/fer2013/raw``; parts ``train``,
+  ``val``, ``test`` (Kaggle CSV) or ``train``, ``test`` (Imperial folders).
+- ``nist36``: float64 ``(N, 32, 32)``, [0, 1]; ``datasets/nist36/raw``; parts ``train``,
+  ``val``, ``test``.
 
 * :func:`load` reads a raw source and returns its official parts (``{"train": Dataset, ...}``).
 * ``python -m autograder split`` (:mod:`autograder.split`) turns them into the kit's public

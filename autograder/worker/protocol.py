@@ -24,6 +24,8 @@ NumPy scalar                ``{"$s": blob index}`` (a 0-d array, decoded to its 
 bytes                       ``{"$b": blob index}``
 object kept in the worker   ``{"$h": handle id, "type": class name}``
 callable attribute          ``{"$m": name}`` (only in getattr replies)
+NumPy dtype / scalar type   ``{"$dt": "float64", "as": "dtype"|"type"}``
+Python float/int/bool type  ``{"$dt": "float"|"int"|"bool"|"complex", "as": "builtin"}``
 student function reference  ``{"$ref": "nn.sigmoid"}`` (requests only)
 trusted function            ``{"$fn": name, "params": value}`` (requests only)
 ==========================  ================================================================
@@ -144,6 +146,8 @@ def blob_to_array(blob: bytes) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- values
+_BUILTIN_TYPES = {float: "float", int: "int", bool: "bool", complex: "complex"}
+_BUILTIN_BY_NAME = {v: k for k, v in _BUILTIN_TYPES.items()}
 _DICT_KINDS = {dict: "dict", collections.Counter: "counter", collections.OrderedDict: "ordered"}
 _DICT_TYPES = {"dict": dict, "counter": collections.Counter, "ordered": collections.OrderedDict}
 
@@ -168,6 +172,13 @@ def encode_value(value: Any, blobs: list[bytes],
     if isinstance(value, np.ndarray):
         blobs.append(array_to_blob(value))
         return {"$a": len(blobs) - 1}
+    if isinstance(value, np.dtype):
+        return {"$dt": _dtype_name(value), "as": "dtype"}
+    if isinstance(value, type):
+        if value in _BUILTIN_TYPES:
+            return {"$dt": _BUILTIN_TYPES[value], "as": "builtin"}
+        if issubclass(value, np.generic):
+            return {"$dt": _dtype_name(np.dtype(value)), "as": "type"}
     if isinstance(value, np.generic):
         blobs.append(array_to_blob(np.asarray(value)))
         return {"$s": len(blobs) - 1}
@@ -198,6 +209,27 @@ def encode_value(value: Any, blobs: list[bytes],
                         f"numbers, strings, lists, tuples or dicts of those")
 
 
+def _dtype_name(dt: np.dtype) -> str:
+    if dt.kind not in ALLOWED_KINDS or dt.fields is not None:
+        raise ProtocolError(f"cannot send dtype {dt}")
+    return dt.str
+
+
+def _decode_dtype(node: dict[str, Any]) -> Any:
+    name, kind = node.get("$dt"), node.get("as")
+    if kind == "builtin":
+        if name not in _BUILTIN_BY_NAME:
+            raise ProtocolError(f"unknown builtin type {name!r}")
+        return _BUILTIN_BY_NAME[name]
+    try:
+        dt = np.dtype(str(name))
+    except TypeError:
+        raise ProtocolError(f"unknown dtype {name!r}") from None
+    if dt.kind not in ALLOWED_KINDS or dt.fields is not None:
+        raise ProtocolError(f"refused dtype {dt}")
+    return dt if kind == "dtype" else dt.type
+
+
 def decode_value(node: Any, blobs: list[bytes],
                  on_special: Callable[[str, dict[str, Any]], Any] | None = None, depth: int = 0) -> Any:
     """Inverse of :func:`encode_value`.  ``on_special(tag, node)`` handles ``$h``, ``$m``,
@@ -218,6 +250,8 @@ def decode_value(node: Any, blobs: list[bytes],
             return bytes(blobs[index])
         arr = blob_to_array(blobs[index])
         return arr[()] if "$s" in node else arr
+    if "$dt" in node:
+        return _decode_dtype(node)
     if "$f" in node:
         text = node["$f"]
         if text not in ("nan", "inf", "-inf"):

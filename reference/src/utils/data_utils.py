@@ -3,8 +3,9 @@
 ``get_CIFAR10_data()`` returns the CONFIGURED data set in CIFAR-10's shapes, so the handout's
 scripts run unchanged on machines without CIFAR-10:
 
-* ``cifar10``: the python pickle batches in ``datasets/cifar-10-batches-py``
-  (``datasets/get_cifar10.sh`` downloads them);
+* ``cifar10``: the public split ``datasets/cifar10/public/`` made by the instructor's
+  ``split`` tool when present (the grader only ever shows that), else the python pickle
+  batches in ``datasets/cifar-10-batches-py`` (``datasets/get_cifar10.sh`` downloads them);
 * ``digits``: scikit-learn's bundled 8x8 digits (the kit's embedded default), scaled to
   0..255, enlarged 4x to 32x32 (nearest neighbour) and repeated over 3 channels.
 
@@ -42,7 +43,8 @@ def configured_dataset():
     name = os.environ.get("DLKIT_DATASET")
     if name:
         return name
-    if os.path.isdir(os.path.join(_datasets_dir(), CIFAR_DIR)):
+    root = _datasets_dir()
+    if os.path.isdir(os.path.join(root, "cifar10", "public")) or os.path.isdir(os.path.join(root, CIFAR_DIR)):
         return "cifar10"
     return "digits"
 
@@ -75,18 +77,24 @@ def digits_as_cifar(images):
     return np.repeat(x[..., None], 3, axis=3)
 
 
-def _load_digits_public(root):
-    folder = os.path.join(root, "digits", "public")
+def _load_public_split(root, name):
+    """The public split ``root/name/public/{train,val}_{images,labels}.npy`` as a dict."""
+    folder = os.path.join(root, name, "public")
     arrays = {}
     for part in ("train", "val"):
         for kind in ("images", "labels"):
             path = os.path.join(folder, "%s_%s.npy" % (part, kind))
             if not os.path.isfile(path):
                 raise FileNotFoundError(
-                    "%s not found: expected the public digits split (uint8 images (N, 8, 8), "
-                    "int64 labels); create it with `python -m autograder split --dataset digits`"
-                    % path)
+                    "%s not found: expected the public %s split (uint8 images, int64 "
+                    "labels); create it with `python -m autograder split --dataset %s`"
+                    % (path, name, name))
             arrays[part + "_" + kind] = np.load(path, allow_pickle=False)
+    return arrays
+
+
+def _load_digits_public(root):
+    arrays = _load_public_split(root, "digits")
     Xtr = digits_as_cifar(arrays["train_images"])
     Xval = digits_as_cifar(arrays["val_images"])
     ytr = arrays["train_labels"].astype(np.int64)
@@ -105,7 +113,14 @@ def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
     """
     root = _datasets_dir()
     name = configured_dataset()
-    if name == "cifar10":
+    if name == "cifar10" and os.path.isdir(os.path.join(root, "cifar10", "public")):
+        arrays = _load_public_split(root, "cifar10")
+        X_train = arrays["train_images"].astype(np.float64)[:num_training]
+        y_train = arrays["train_labels"].astype(np.int64)[:num_training]
+        X_val = arrays["val_images"].astype(np.float64)[:num_validation]
+        y_val = arrays["val_labels"].astype(np.int64)[:num_validation]
+        X_test, y_test = X_val[:num_test].copy(), y_val[:num_test].copy()
+    elif name == "cifar10":
         X_all, y_all, X_test, y_test = load_CIFAR10(os.path.join(root, CIFAR_DIR))
         n_val = min(num_validation, len(X_all) // 10)
         n_train = min(num_training, len(X_all) - n_val)
