@@ -110,6 +110,12 @@ class InProcessStudent:
             raise AttributeError(name)
         return getattr(_InProcessNamespace(self.package), name)
 
+    def attr(self, path: str) -> Any:
+        """A module-level value by dotted path, e.g. ``student.attr("train_fcnet.solver")``
+        (importing the module runs its top-level code, as for old scripts without main())."""
+        module, _, name = path.rpartition(".")
+        return getattr(importlib.import_module(f"{self.package}.{module}"), name)
+
     def seed(self, seed_or_state: Any) -> None:
         """Seed the student side's global RNGs: an int seeds ``np.random`` and ``random``;
         a ``np.random.get_state()`` tuple restores NumPy's global state exactly (so a test can

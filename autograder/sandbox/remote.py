@@ -218,6 +218,10 @@ class RemoteStudent:
             raise AttributeError(name)
         return RemotePath(self._call, name)
 
+    def attr(self, path: str) -> Any:
+        """A module-level value by dotted path (see :meth:`InProcessStudent.attr`)."""
+        return self._call.getattr(path, path=path)
+
     def seed(self, seed_or_state: Any) -> None:
         """Seed the worker's global RNGs (see :meth:`InProcessStudent.seed`)."""
         blobs: list[bytes] = []
