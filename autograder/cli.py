@@ -81,7 +81,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         return 2
     result = grade.grade(Path(args.submission), assignment=assignment, out=args.out,
                          public=not args.hidden_only, hidden=not args.public_only,
-                         fixed_seed=args.fixed_seed, strategy=args.sandbox)
+                         fixed_seed=args.fixed_seed, strategy=args.sandbox, device=args.device,
+                         report_dir=Path(args.report_dir) if args.report_dir else None)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:
@@ -137,7 +138,7 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 2
     result = grade.grade(folder, assignment=assignment, layout=grade.Layout.handout(folder),
-                         hidden=False, fixed_seed=True, strategy=args.sandbox)
+                         hidden=False, models=True, fixed_seed=True, strategy=args.sandbox)
     print(report.table(result))
     print("\nThis preview runs the public tests only; the hidden tests decide the final score.")
     return 0
@@ -175,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fixed random cases instead of per-submission ones (validate, CI)")
     p.add_argument("--sandbox", choices=["bwrap-root", "bwrap-user", "setpriv", "setpriv-nonet", "plain"],
                    help="force an isolation strategy (default: the strongest available)")
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
+                   help="where saved models run: CUDA when available (auto), or forced")
+    p.add_argument("--report-dir", metavar="DIR",
+                   help="instructor report: confusion matrix and per-class F1 plots, metrics, logs")
     p.add_argument("--log", action="store_true", help="print pytest's log to stderr")
     p.add_argument("--outcomes-json", metavar="PATH", help=argparse.SUPPRESS)
     p.set_defaults(func=_cmd_grade)

@@ -27,10 +27,11 @@ class LazySession:
         self.label = label
         self._session: Session | None = None
 
-    def request(self, doc: dict[str, Any], blobs: list[bytes], where: str) -> Any:
+    def request(self, doc: dict[str, Any], blobs: list[bytes], where: str,
+                timeout: float | None = None) -> Any:
         if self._session is None:
             self._session = self.worker.session(self.limits, self.label)
-        return self._session.request(doc, blobs, where)
+        return self._session.request(doc, blobs, where, timeout)
 
     def close(self) -> SessionReport:
         if self._session is None:

@@ -129,6 +129,8 @@ def _failed_functions(assignment: Assignment, outcomes: list[Outcome]) -> dict[s
 
 def _test_output(o: Outcome, index: int, total: int, show_stdout: bool, dependency: str) -> str:
     lines = []
+    if o.kind == "model":
+        return o.message + (("\n" + dependency) if dependency and o.fraction < 1.0 else "")
     if o.kind == "hidden":
         lines.append(f"Hidden test {index} of {total} for this question: "
                      f"{'passed' if o.passed else 'failed'}.")
@@ -162,7 +164,7 @@ def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intak
     scores: list[QuestionScore] = []
     for q in assignment.questions:
         mine = [o for o in outcomes if o.question == q.id]
-        mine.sort(key=lambda o: (o.kind != "public",))
+        mine.sort(key=lambda o: {"public": 0, "hidden": 1}.get(o.kind, 2))
         total_weight = sum(o.weight for o in mine)
         qs = QuestionScore(q.id, q.title, 0.0, q.points, q.bonus)
         hidden = [o for o in mine if o.kind == "hidden"]
@@ -183,6 +185,8 @@ def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intak
                 qs.public_total += 1
                 qs.public_passed += o.passed
                 name = f"{q.id} {q.title} · public · {o.name}"
+            elif o.kind == "model":
+                name = f"{q.id} {q.title} · {o.name}"
             else:
                 qs.hidden_total += 1
                 qs.hidden_passed += o.passed
@@ -255,12 +259,41 @@ class Layout:
         return cls(folder, folder / "tests", None, None, data)
 
 
+def _score_models(worker: Worker, assignment: Assignment, layout: Layout, private: bool,
+                  device: str, report_dir: Path | None) -> tuple[list[Outcome], list[dict[str, Any]], list[Any]]:
+    """The saved-model stage: one outcome per question with a ``[model]`` table."""
+    from ..scoring import score as scoring
+    outcomes, leaderboard, scores = [], [], []
+    evalsets: dict[str, Any] = {}
+    for q in assignment.questions:
+        if not q.model:
+            continue
+        if assignment.dataset not in evalsets:
+            evalsets[assignment.dataset] = scoring.load_eval_set(layout.data_root, assignment.dataset, private)
+        ms = scoring.score_question(worker, q, evalsets[assignment.dataset], device=device,
+                                    report_dir=report_dir)
+        scores.append(ms)
+        leaderboard += ms.leaderboard()
+        outcomes.append(Outcome(
+            nodeid=f"{q.id}::saved-model", question=q.id, kind="model",
+            name=f"saved model on the {ms.split} set", doc="", weight=ms.spec.weight, number=None,
+            visibility="visible", hide_errors=None, partial=True, passed=ms.ok and ms.fraction >= 1.0,
+            fraction=ms.fraction if ms.ok else 0.0, message=ms.message,
+            failure_kind="" if ms.ok else "model"))
+    return outcomes, leaderboard, scores
+
+
 def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
           layout: Layout | None = None, public: bool = True, hidden: bool = True,
+          models: bool | None = None, device: str = "auto", report_dir: Path | None = None,
           fixed_seed: bool = False, strategy: str | None = None,
           base_tmp: Path | None = None, extra_hide: list[Path] | None = None) -> GradeResult:
     """Grade ``submission`` (folder or zip); write ``out`` when given.  Never raises for a
-    problem with the submission or the sandbox: those become results."""
+    problem with the submission or the sandbox: those become results.
+
+    ``models``: score saved models (default: when grading with hidden tests on the private
+    test split; ``selftest`` passes True with ``hidden=False`` for the public validation
+    split).  ``report_dir``: the instructor's report (plots, metrics JSON)."""
     t0 = time.monotonic()
     layout = layout or Layout.kit()
     workdir = Path(tempfile.mkdtemp(prefix="dlkit-grade-", dir=base_tmp))
@@ -269,6 +302,9 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
     worker_info: dict[str, Any] = {}
     outcomes: list[Outcome] = []
     scores: list[QuestionScore] = []
+    model_outcomes: list[Outcome] = []
+    leaderboard: list[dict[str, Any]] = []
+    model_scores: list[Any] = []
     try:
         expected = (expected_files(assignment, layout.reference) if layout.reference
                     else sorted({f for q in assignment.questions for f in q.files}))
@@ -288,8 +324,11 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         probes = [p for p in (layout.hidden_tests, layout.reference, private_data,
                               layout.root / "assignment.toml") if p is not None]
         if out is not None:
-            hide.append(Path(out).resolve().parent)
-            probes.append(Path(out).resolve().parent)
+            results_dir = Path(out).resolve().parent
+            hide.append(results_dir)
+            # probing a folder that also holds the worker's own folder would list that
+            if not Path(tempfile.gettempdir()).resolve().is_relative_to(results_dir):
+                probes.append(results_dir)
         if os.environ.get("AUTOGRADER_ROOT"):
             hide.append(Path(os.environ["AUTOGRADER_ROOT"]))
         worker = Worker(staged.root, limits=_max_limits(assignment),
@@ -312,6 +351,10 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                 warnings.append("the worker could see: " + ", ".join(visible))
             pytest_plugin.install_backend(SandboxBackend(worker, assignment, seed))
             code, log = _run_pytest(test_paths, layout.root, collector, workdir)
+            pytest_plugin.install_backend(None)
+            if models if models is not None else hidden:
+                model_outcomes, leaderboard, model_scores = _score_models(
+                    worker, assignment, layout, private=hidden, device=device, report_dir=report_dir)
         finally:
             pytest_plugin.install_backend(None)
             worker_info["starts"] = worker.starts
@@ -322,13 +365,22 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                 collector.collection_errors + [f"{n}: no @pytest.mark.question" for n in collector.unmarked]))
         if code not in (0, 1, 5):  # 1: some tests failed (normal); 5: none selected
             raise RuntimeError(f"pytest stopped with exit code {code}:\n{log[-4000:]}")
-        outcomes = collector.results()
+        outcomes = collector.results() + model_outcomes
+        worker_info["models"] = [
+            {"question": m.question, "ok": m.ok, "fraction": m.fraction, "info": m.info,
+             "seconds": round(m.seconds, 3), "inference_seconds": round(m.inference_seconds, 3),
+             "peak_memory_mb": m.peak_memory_mb, "plots": m.plots,
+             "metrics": dataclasses.asdict(m.metrics) if m.metrics else None} for m in model_scores]
         notes: list[str] = []
         for o in outcomes:
             for note in (o.report.notes if o.report else []):
                 if note not in notes:
                     notes.append(note)
         doc, scores = build_results(assignment, outcomes, staged, notes, time.monotonic() - t0, [])
+        if leaderboard:
+            doc["leaderboard"] = leaderboard
+        if report_dir is not None:
+            _write_report(Path(report_dir), doc, worker_info, outcomes)
         return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
     except (Exception, SandboxFailure) as exc:  # the kit itself failed: still write results
         reason = f"{type(exc).__name__}: {exc}"
@@ -337,6 +389,18 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _write_report(folder: Path, doc: dict[str, Any], worker_info: dict[str, Any],
+                  outcomes: list[Outcome]) -> None:
+    """Instructor-only report: results, sandbox facts, model metrics, every failure message."""
+    import json
+    folder.mkdir(parents=True, exist_ok=True)
+    data = {"score": doc.get("score"), "worker": worker_info,
+            "tests": [{"nodeid": o.nodeid, "question": o.question, "kind": o.kind, "passed": o.passed,
+                       "fraction": o.fraction, "message": o.message,
+                       "student_output": (o.report.output if o.report else "")[-2000:]} for o in outcomes]}
+    (folder / "report.json").write_text(json.dumps(data, indent=1, default=str))
 
 
 def _finish(doc: dict[str, Any], out: Path | None, outcomes: list[Outcome], scores: list[QuestionScore],

@@ -138,14 +138,18 @@ class Session:
         self.drain = _OutputDrain(read_fd, limits.max_output_kb * 1024)
         self.drain.start()
 
-    def request(self, doc: dict[str, Any], blobs: list[bytes], where: str) -> tuple[dict[str, Any], list[bytes]]:
-        """Send one request and wait for its reply within the test's remaining budget."""
+    def request(self, doc: dict[str, Any], blobs: list[bytes], where: str,
+                timeout: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+        """Send one request and wait for its reply within the test's remaining budget (and
+        within ``timeout`` seconds for this call, when given)."""
         if self.dead is not None:
             raise SandboxFailure(self.dead.kind, f"not run: an earlier call of this test failed "
                                                  f"({self.dead.message})")
         self.report.calls.append(where)
         start = time.monotonic()
-        deadline = start + max(self.budget, 0.0)
+        limit = max(self.budget, 0.0) if timeout is None else min(max(self.budget, 0.0), timeout)
+        per_call = timeout is not None and timeout < self.budget
+        deadline = start + limit
 
         def check() -> None:
             remaining = deadline - time.monotonic()
@@ -155,9 +159,14 @@ class Session:
 
         try:
             check()
-            self.sock.sendall(protocol.pack(doc, blobs))
+            data = protocol.pack(doc, blobs)
+            if self.worker.wire_tap is not None:
+                self.worker.wire_tap(data)
+            self.sock.sendall(data)
             reply, reply_blobs = protocol.recv_frame(self.sock, self.limits.max_reply_mb * 2**20, check)
         except socket.timeout:
+            if per_call:
+                self._die("timeout", f"timed out after {timeout:g} s in {where} (the per-call limit)")
             self._die("timeout", f"timed out after {self.limits.test_timeout_s:g} s in {where} "
                                  f"(the per-test time limit)")
         except (EOFError, ConnectionError, BrokenPipeError):
@@ -229,6 +238,9 @@ class Worker:
         self.needs_restart = False
         self.starts = 0
         self.start_seconds: list[float] = []
+        #: Called with every byte string given to the worker (its files, its configuration,
+        #: every command and request): lets tests prove what never crosses (e.g. labels).
+        self.wire_tap: Any = None
 
     # ------------------------------------------------------------------ lifecycle
     def _prepare_workdir(self) -> Path:
@@ -239,6 +251,9 @@ class Worker:
             shutil.copy2(src, kit / src.name)
         shutil.copytree(self.source_submission, workdir / "submission", symlinks=False)
         (workdir / "tmp").mkdir()
+        if self.wire_tap is not None:
+            for path in sorted(p for p in workdir.rglob("*") if p.is_file()):
+                self.wire_tap(path.read_bytes())
         if os.geteuid() == 0 and self.strategy.drops_uid:
             for path in [workdir, *workdir.rglob("*")]:
                 os.lchown(path, self.uid, self.uid)
@@ -276,6 +291,9 @@ class Worker:
                   "sweep": self.strategy.sweep, "preload": self.preload,
                   "probe": self.probe_paths, "env": {}}
         parent.settimeout(START_TIMEOUT_S)
+        if self.wire_tap is not None:
+            self.wire_tap(json.dumps(config).encode())
+            self.wire_tap(json.dumps(env).encode())
         try:
             parent.send(json.dumps(config).encode())
             data = parent.recv(1 << 20)
@@ -335,6 +353,8 @@ class Worker:
         if self.ctrl is None:
             raise SandboxFailure("worker", "the worker is not running")
         self.ctrl.settimeout(timeout)
+        if self.wire_tap is not None:
+            self.wire_tap(json.dumps(doc).encode())
         try:
             if fds:
                 socket.send_fds(self.ctrl, [json.dumps(doc).encode()], fds)

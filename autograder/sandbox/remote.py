@@ -63,8 +63,9 @@ class RemoteCall:
         return protocol.decode_value(node, blobs, lambda t, n: self._decode_special(t, n, origin))
 
     # ------------------------------------------------------------------ requests
-    def _send(self, doc: dict[str, Any], blobs: list[bytes], where: str) -> tuple[dict[str, Any], list[bytes]]:
-        reply, reply_blobs = self.session.request(doc, blobs, where)
+    def _send(self, doc: dict[str, Any], blobs: list[bytes], where: str,
+              timeout: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+        reply, reply_blobs = self.session.request(doc, blobs, where, timeout)
         if not reply.get("ok"):
             err = reply.get("error") or {}
             type_name = str(err.get("type", "Error"))[:80]

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .. import config, paths
+from .. import config, paths, refmodels
 from . import catalogue
 
 NUMERICS_ROWS = (
@@ -208,13 +208,23 @@ def run(assignment_path: Path | None = None, *, only: list[str] | None = None, j
         # deterministic subset: every question's first mutant and alternative, then by id order
         variants = _subset(variants, subset)
     work = Path(tempfile.mkdtemp(prefix="dlkit-validate-"))
+    needs_models = any(q.model for q in assignment.questions)
+    if needs_models:
+        print(f"validate: reference models for {assignment.dataset}: "
+              f"{refmodels.reference_models(assignment.dataset, kit)}", file=sys.stderr)
+
+    def prepared(folder: Path) -> Path:
+        if needs_models:
+            refmodels.add_reference_models(folder, assignment.dataset, kit)
+        return folder
     jobs_list: list[tuple[str, str, Path, catalogue.Variant | None]] = []
     if not skip_reference:
-        jobs_list.append(("reference", "reference", catalogue.materialise(reference, work / "reference", None), None))
+        jobs_list.append(("reference", "reference",
+                          prepared(catalogue.materialise(reference, work / "reference", None)), None))
     if not skip_template:
         jobs_list.append(("template", "template", paths.template_dir(kit), None))
     for v in variants:
-        folder = catalogue.materialise(reference, work / v.id, v)  # raises if a patch fails
+        folder = prepared(catalogue.materialise(reference, work / v.id, v))  # raises if a patch fails
         jobs_list.append((v.id, v.kind, folder, v))
     t0 = time.monotonic()
     verdicts: list[Verdict] = []

@@ -183,6 +183,31 @@ class Server:
             random.seed(int(value))
         return {"ok": True, "value": None}, []
 
+    # ------------------------------------------------------------------ saved models
+    def op_model_load(self, doc: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        """Load the submission's saved model with the trusted loaders of :mod:`.models`."""
+        from . import models
+        spec = protocol.decode_value(doc["spec"], blobs)
+        files = list(spec.get("files", []))
+        max_mb = float(spec.get("max_model_mb", 512))
+        if spec.get("interface") == "torch":
+            self.model = models.load_torch(self.resolve, self.root, files, max_mb, spec.get("device", "auto"))
+        else:
+            self.model = models.load_testpy(self.resolve, self.root, files, max_mb)
+        out: list[bytes] = []
+        return {"ok": True, "value": protocol.encode_value(self.model.info, out)}, out
+
+    def op_model_scores(self, doc: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        """Scores (or, with ``"folder": true``, predicted labels via test_fer_model) for one
+        batch of images."""
+        images = protocol.decode_value(doc["images"], blobs)
+        if doc.get("folder"):
+            result = self.model.predictions_from_folder(images)
+        else:
+            result = self.model.scores(images)
+        out: list[bytes] = []
+        return {"ok": True, "value": protocol.encode_value(np.asarray(result), out)}, out
+
     def op_ping(self, doc: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         return {"ok": True, "value": "pong"}, []
 

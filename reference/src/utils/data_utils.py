@@ -26,7 +26,8 @@ import numpy as np
 CIFAR_DIR = "cifar-10-batches-py"
 
 
-def _datasets_dir():
+def datasets_dir():
+    """The ``datasets/`` folder: ``$DLKIT_DATA_DIR``, else next to ``src/`` (or one further up)."""
     env = os.environ.get("DLKIT_DATA_DIR")
     if env:
         return env
@@ -38,12 +39,15 @@ def _datasets_dir():
     return os.path.join(os.getcwd(), "datasets")
 
 
+_datasets_dir = datasets_dir   # the name the given scripts import
+
+
 def configured_dataset():
     """The data set name: $DLKIT_DATASET, else cifar10 when present, else digits."""
     name = os.environ.get("DLKIT_DATASET")
     if name:
         return name
-    root = _datasets_dir()
+    root = datasets_dir()
     if os.path.isdir(os.path.join(root, "cifar10", "public")) or os.path.isdir(os.path.join(root, CIFAR_DIR)):
         return "cifar10"
     return "digits"
@@ -111,7 +115,7 @@ def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
     ``subtract_mean``; labels are int64.  Counts larger than what the data set has are
     clipped to what it has.
     """
-    root = _datasets_dir()
+    root = datasets_dir()
     name = configured_dataset()
     if name == "cifar10" and os.path.isdir(os.path.join(root, "cifar10", "public")):
         arrays = _load_public_split(root, "cifar10")
@@ -146,4 +150,28 @@ def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
         "X_train": X_train.transpose(0, 3, 1, 2).copy(), "y_train": y_train,
         "X_val": X_val.transpose(0, 3, 1, 2).copy(), "y_val": y_val,
         "X_test": X_test.transpose(0, 3, 1, 2).copy(), "y_test": y_test,
+    }
+
+
+#: Largest pixel value of each data set's stored images (the public split's .npy files).
+VALUE_MAX = {"digits": 16.0, "cifar10": 255.0, "fer2013": 255.0, "nist36": 1.0}
+
+
+def get_native_data(dataset=None):
+    """The configured data set's PUBLIC split in its own layout, scaled to [0, 1].
+
+    Returns a dict with ``X_train``, ``y_train``, ``X_val``, ``y_val``: images float32
+    ``(N, H, W)`` for grey data sets (digits 8x8, FER2013 48x48, NIST36 32x32) or
+    ``(N, H, W, C)`` for colour ones (CIFAR-10), values in [0, 1]; labels int64.  This is the
+    layout and scaling the grader uses when it scores a saved model (``src/test.py``'s
+    ``predict`` receives images exactly like ``X_val``).
+    """
+    name = dataset or configured_dataset()
+    arrays = _load_public_split(datasets_dir(), name)
+    scale = VALUE_MAX.get(name, 255.0)
+    return {
+        "X_train": (arrays["train_images"].astype(np.float32) / scale),
+        "y_train": arrays["train_labels"].astype(np.int64),
+        "X_val": (arrays["val_images"].astype(np.float32) / scale),
+        "y_val": arrays["val_labels"].astype(np.int64),
     }
