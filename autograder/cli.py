@@ -144,6 +144,13 @@ def _cmd_selftest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_examples(args: argparse.Namespace) -> int:
+    from . import examples
+    for folder in examples.write_all(Path(args.out)):
+        print(folder)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
     return demo.main(args)
@@ -198,6 +205,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("folder", nargs="?", default=".", help="your assignment folder (default: .)")
     p.add_argument("--sandbox", choices=["bwrap-root", "bwrap-user", "setpriv", "setpriv-nonet", "plain"])
     p.set_defaults(func=_cmd_selftest)
+
+    p = sub.add_parser("examples", help="write the example submissions as folders and zips")
+    p.add_argument("--out", required=True, metavar="DIR")
+    p.set_defaults(func=_cmd_examples)
 
     p = sub.add_parser("demo", help="the README's main job on scikit-learn's digits")
     p.set_defaults(func=_cmd_demo)
