@@ -81,7 +81,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         return 2
     result = grade.grade(Path(args.submission), assignment=assignment, out=args.out,
                          public=not args.hidden_only, hidden=not args.public_only,
-                         fixed_seed=args.fixed_seed, strategy=args.sandbox, device=args.device,
+                         fixed_seed=args.fixed_seed, seed_material=args.seed, strategy=args.sandbox,
+                         device=args.device,
                          report_dir=Path(args.report_dir) if args.report_dir else None)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
@@ -120,7 +121,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import run
     return run.run(args.assignment, only=args.only, jobs=args.jobs or run.env_jobs(),
                    out_dir=Path(args.out) if args.out else None, subset=args.subset,
-                   progress=not args.no_progress)
+                   progress=not args.no_progress, seeds=args.seeds)
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="instructor report: confusion matrix and per-class F1 plots, metrics, logs")
     p.add_argument("--log", action="store_true", help="print pytest's log to stderr")
     p.add_argument("--outcomes-json", metavar="PATH", help=argparse.SUPPRESS)
+    p.add_argument("--seed", metavar="TEXT", help=argparse.SUPPRESS)   # validate: other random cases
     p.set_defaults(func=_cmd_grade)
 
     p = sub.add_parser("validate", help="prove the tests: reference full marks, template zero, "
@@ -198,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a deterministic subset of N variants (what CI runs)")
     p.add_argument("--jobs", type=int, help="parallel gradings (default: CPU count)")
     p.add_argument("--out", metavar="DIR", help="report folder (default: reports/validate)")
+    p.add_argument("--seeds", type=int, default=3, metavar="K",
+                   help="also grade the reference under K per-submission seeds (default 3)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_validate)
 
@@ -215,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import split as split_verb
     split_verb.add_parser(sub)
+    from . import build as build_verb
+    build_verb.add_parser(sub)
+    from . import batch as batch_verb
+    batch_verb.add_parser(sub)
     return parser
 
 

@@ -28,7 +28,8 @@ SCHEMA_PATH = paths.PACKAGE_DIR / "schemas" / "assignment.schema.json"
 
 DEFAULT_LIMITS: dict[str, float] = {
     "test_timeout_s": 10, "cpu_s": 30, "memory_mb": 2048, "max_processes": 64,
-    "max_file_mb": 64, "max_open_files": 256, "max_output_kb": 64, "max_reply_mb": 256,
+    "max_file_mb": 64, "max_open_files": 256, "max_output_kb": 64, "max_output_mb": 16,
+    "max_reply_mb": 256,
 }
 
 
@@ -47,6 +48,7 @@ class Limits:
     max_file_mb: int
     max_open_files: int
     max_output_kb: int
+    max_output_mb: int
     max_reply_mb: int
 
     @classmethod

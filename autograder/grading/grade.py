@@ -69,16 +69,10 @@ def _max_limits(assignment: Assignment) -> Limits:
         max_file_mb=max(q.limits.max_file_mb for q in qs) if qs else base.max_file_mb)
 
 
-def expected_files(assignment: Assignment, reference: Path) -> list[str]:
-    """Contract paths a submission should contain: each question's files plus every other
-    reference file with student regions (e.g. ``src/utils/solver.py``)."""
-    files = {f for q in assignment.questions for f in q.files}
-    given = set(template.given_files(reference))
-    for path in (reference / "src").rglob("*.py"):
-        rel = path.relative_to(reference).as_posix()
-        if rel not in given and "__pycache__" not in rel:
-            files.add(rel)
-    return sorted(files)
+def expected_files(assignment: Assignment, reference: Path | None = None) -> list[str]:
+    """Contract paths a submission should contain for the selected questions (their
+    ``files``); everything else in the folder the student worked in comes along anyway."""
+    return sorted({f for q in assignment.questions for f in q.files})
 
 
 def overlay_given(staged_root: Path, reference: Path) -> list[str]:
@@ -286,7 +280,7 @@ def _score_models(worker: Worker, assignment: Assignment, layout: Layout, privat
 def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
           layout: Layout | None = None, public: bool = True, hidden: bool = True,
           models: bool | None = None, device: str = "auto", report_dir: Path | None = None,
-          fixed_seed: bool = False, strategy: str | None = None,
+          fixed_seed: bool = False, seed_material: str | None = None, strategy: str | None = None,
           base_tmp: Path | None = None, extra_hide: list[Path] | None = None) -> GradeResult:
     """Grade ``submission`` (folder or zip); write ``out`` when given.  Never raises for a
     problem with the submission or the sandbox: those become results.
@@ -306,8 +300,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
     leaderboard: list[dict[str, Any]] = []
     model_scores: list[Any] = []
     try:
-        expected = (expected_files(assignment, layout.reference) if layout.reference
-                    else sorted({f for q in assignment.questions for f in q.files}))
+        expected = expected_files(assignment)
         try:
             staged = intake.stage(Path(submission), workdir / "submission", expected, work=workdir)
         except intake.IntakeError as exc:
@@ -338,7 +331,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                              "DLKIT_DATA_DIR": str(layout.data_root)})
         worker_info["strategy"] = worker.strategy.name
         warnings += worker.strategy.warnings()
-        seed = "fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}"
+        seed = seed_material or ("fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}")
         collector = Collector({q.id for q in assignment.questions},
                               layout.public_tests or workdir, layout.hidden_tests or workdir / "none")
         test_paths = [p for p, want in ((layout.public_tests, public), (layout.hidden_tests, hidden))

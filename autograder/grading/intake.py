@@ -38,7 +38,8 @@ LAYOUT_PREFIXES = ("", "src", "python", "assignment2_advanced/src")
 JUNK = ("__pycache__", "*.pyc", "*.pyo", ".DS_Store", "__MACOSX", "._*", "*~", "*.swp",
         "*.swo", ".#*", "#*#", ".git", ".hg", ".svn", ".ipynb_checkpoints", ".idea", ".vscode",
         "Thumbs.db", ".pytest_cache", "*.egg-info")
-MODEL_PATTERNS = ("*.safetensors", "*.pt", "*.pth", "*.npz", "*.json", "*.pkl", "*.pickle", "*.h5")
+MODEL_PATTERNS = ("*.safetensors", "*.pt", "*.pth", "*.npz", "*.json", "*.pkl", "*.pickle", "*.h5",
+                  "*.keras", "*.onnx")
 
 
 class IntakeError(ValueError):
@@ -55,6 +56,7 @@ class Staged:
     ambiguous: dict[str, list[str]]              # contract path -> candidates
     notes: list[str]                             # normalisations made, layout used
     digest: str                                  # sha256 of the staged student files
+    skipped: list[str] = dataclasses.field(default_factory=list)   # oversized files left out
 
     def problems(self) -> list[str]:
         out = []
@@ -62,6 +64,9 @@ class Staged:
             out.append(f"{path}: found {len(candidates)} candidates ({', '.join(candidates)}); "
                        f"expected exactly one — remove the extra copies. Questions that need "
                        f"this file were graded without it.")
+        for path in self.skipped:
+            out.append(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB, so it was left out; "
+                       f"questions that need it were graded without it.")
         for path in self.missing:
             out.append(f"{path}: not found in the submission (looked at the top level, src/, "
                        f"python/, assignment2_advanced/src/ and inside one extra top-level "
@@ -115,6 +120,28 @@ def safe_extract(archive: Path, dest: Path) -> None:
                 shutil.copyfileobj(src, out, 1 << 20)
 
 
+def _check_folder_size(root: Path) -> list[str]:
+    """Oversized files of a folder submission (skipped, each with a message); refuse the whole
+    folder when what remains is still too much.  Nothing is copied before this check."""
+    total = 0
+    count = 0
+    oversized = []
+    for path in root.rglob("*"):
+        if path.is_symlink() or not path.is_file() or _is_junk(PurePosixPath(path.relative_to(root).as_posix())):
+            continue
+        size = path.stat().st_size
+        rel = path.relative_to(root).as_posix()
+        if size > MAX_FILE_BYTES:
+            oversized.append(rel)
+            continue
+        count += 1
+        total += size
+        if total > MAX_TOTAL_BYTES or count > MAX_ENTRIES:
+            raise IntakeError(f"the submission holds more than {MAX_TOTAL_BYTES // 2**20} MB or "
+                              f"{MAX_ENTRIES} files; leave data sets out of the submission")
+    return oversized
+
+
 def _candidate_roots(root: Path) -> list[Path]:
     tops = [p for p in sorted(root.iterdir()) if p.is_dir() and not _is_junk(PurePosixPath(p.name))]
     bases = [root] + tops
@@ -147,8 +174,10 @@ def stage(submission: Path, dest: Path, expected: list[str], work: Path | None =
         unpacked = (work or dest.parent) / (dest.name + "-unzipped")
         safe_extract(submission, unpacked)
         source_root = unpacked
-    else:
+    oversized: list[str] = []
+    if submission.is_dir():
         source_root = submission
+        oversized = _check_folder_size(submission)
     dest.mkdir(parents=True, exist_ok=True)
     roots = [r for r in _candidate_roots(source_root) if r.is_dir()]
 
@@ -185,7 +214,8 @@ def stage(submission: Path, dest: Path, expected: list[str], work: Path | None =
         # the rest of the folder the student worked in: their own helper modules
         for path in sorted(main_root.rglob("*")):
             rel = PurePosixPath(path.relative_to(main_root).as_posix())
-            if path.is_file() and not path.is_symlink() and not _is_junk(rel) and path.suffix == ".py":
+            if (path.is_file() and not path.is_symlink() and not _is_junk(rel) and path.suffix == ".py"
+                    and path.stat().st_size <= MAX_FILE_BYTES):
                 target = src_dest.joinpath(*rel.parts)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(path, target)
@@ -205,6 +235,8 @@ def stage(submission: Path, dest: Path, expected: list[str], work: Path | None =
     for folder in model_dirs:
         for path in sorted(folder.iterdir()):
             if path.is_file() and not path.is_symlink() and any(fnmatch.fnmatch(path.name, p) for p in MODEL_PATTERNS):
+                if path.stat().st_size > MAX_FILE_BYTES:
+                    continue
                 if not (dest / path.name).exists():
                     shutil.copyfile(path, dest / path.name)
     # normalise Python sources
@@ -224,4 +256,4 @@ def stage(submission: Path, dest: Path, expected: list[str], work: Path | None =
     for path in sorted(p for p in dest.rglob("*") if p.is_file()):
         digest.update(path.relative_to(dest).as_posix().encode() + b"\0" + path.read_bytes())
     return Staged(root=dest, found=found, missing=missing, ambiguous=ambiguous, notes=notes,
-                  digest=digest.hexdigest())
+                  digest=digest.hexdigest(), skipped=oversized)

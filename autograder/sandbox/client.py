@@ -62,10 +62,16 @@ class SessionReport:
 
 
 class _OutputDrain(threading.Thread):
-    def __init__(self, fd: int, keep: int):
+    """Reads a test's stdout/stderr pipe: keeps the first ``keep`` bytes, counts the rest, and
+    calls ``on_flood`` once when more than ``limit`` bytes were printed."""
+
+    def __init__(self, fd: int, keep: int, limit: int, on_flood: Any):
         super().__init__(daemon=True)
         self.fd = fd
         self.keep = keep
+        self.limit = limit
+        self.on_flood = on_flood
+        self.flooded = False
         self.chunks: list[bytes] = []
         self.kept = 0
         self.total = 0
@@ -77,6 +83,9 @@ class _OutputDrain(threading.Thread):
                 if not data:
                     break
                 self.total += len(data)
+                if self.total > self.limit and not self.flooded:
+                    self.flooded = True
+                    self.on_flood()
                 if self.kept < self.keep:
                     part = data[: self.keep - self.kept]
                     self.chunks.append(part)
@@ -135,8 +144,15 @@ class Session:
         finally:
             child_sock.close()
             os.close(write_fd)
-        self.drain = _OutputDrain(read_fd, limits.max_output_kb * 1024)
+        self.drain = _OutputDrain(read_fd, limits.max_output_kb * 1024, limits.max_output_mb * 2**20,
+                                  self._flood)
         self.drain.start()
+
+    def _flood(self) -> None:
+        """Called from the drain thread: stop a child that prints without end."""
+        pid = self.pid
+        if pid is not None:
+            self.worker._end(pid, reap=False)
 
     def request(self, doc: dict[str, Any], blobs: list[bytes], where: str,
                 timeout: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
@@ -172,6 +188,9 @@ class Session:
         except (EOFError, ConnectionError, BrokenPipeError):
             status = self.worker._end(self.pid)
             self.pid = None
+            if self.drain.flooded:
+                self._die("limit", f"printed more than {self.limits.max_output_mb} MB during {where}; "
+                                   f"the limit is {self.limits.max_output_mb} MB of output per test", status)
             kind, message = _describe_death(status, self.limits, where)
             self._die(kind, message, status)
         except protocol.ProtocolError as exc:
@@ -241,6 +260,7 @@ class Worker:
         #: Called with every byte string given to the worker (its files, its configuration,
         #: every command and request): lets tests prove what never crosses (e.g. labels).
         self.wire_tap: Any = None
+        self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ lifecycle
     def _prepare_workdir(self) -> Path:
@@ -350,6 +370,10 @@ class Worker:
 
     # ------------------------------------------------------------------ zygote commands
     def _command(self, doc: dict[str, Any], fds: list[int] | None = None, timeout: float = 30.0) -> dict[str, Any]:
+        with self._lock:
+            return self._command_locked(doc, fds, timeout)
+
+    def _command_locked(self, doc: dict[str, Any], fds: list[int] | None, timeout: float) -> dict[str, Any]:
         if self.ctrl is None:
             raise SandboxFailure("worker", "the worker is not running")
         self.ctrl.settimeout(timeout)
@@ -378,11 +402,13 @@ class Worker:
             raise SandboxFailure("worker", f"the worker could not start a test: {reply}")
         return int(reply["pid"])
 
-    def _end(self, pid: int | None) -> dict[str, Any] | None:
+    def _end(self, pid: int | None, reap: bool = True) -> dict[str, Any] | None:
+        """Kill the test child ``pid`` (and its process group); ``reap`` also collects its
+        exit status (``reap=False`` only signals it, for use from another thread)."""
         if pid is None:
             return None
         try:
-            return self._command({"op": "end", "pid": pid}, timeout=20.0)
+            return self._command({"op": "end" if reap else "kill", "pid": pid}, timeout=20.0)
         except SandboxFailure:
             return None
 

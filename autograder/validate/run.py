@@ -65,11 +65,12 @@ class Verdict:
 
 
 def _grade_dir(folder: Path, assignment_path: Path, label: str, kind: str,
-               variant: catalogue.Variant | None, timeout: float) -> Graded:
+               variant: catalogue.Variant | None, timeout: float, seed: str | None = None) -> Graded:
     with tempfile.TemporaryDirectory(prefix="dlkit-validate-") as tmp:
         out = Path(tmp) / "outcomes.json"
         cmd = [sys.executable, "-m", "autograder", "--assignment", str(assignment_path), "grade",
-               str(folder), "--fixed-seed", "--outcomes-json", str(out)]
+               str(folder), "--outcomes-json", str(out)]
+        cmd += ["--seed", seed] if seed else ["--fixed-seed"]
         t0 = time.monotonic()
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
@@ -193,7 +194,7 @@ def _write_reports(out_dir: Path, header: list[str], rows: list[list[str]],
 
 def run(assignment_path: Path | None = None, *, only: list[str] | None = None, jobs: int = 2,
         out_dir: Path | None = None, skip_template: bool = False, skip_reference: bool = False,
-        timeout: float = 900.0, progress: bool = True, subset: int | None = None) -> int:
+        timeout: float = 900.0, progress: bool = True, subset: int | None = None, seeds: int = 3) -> int:
     kit = paths.kit_root()
     assignment_path = Path(assignment_path or paths.default_assignment(kit)).resolve()
     assignment = config.load(assignment_path)
@@ -217,15 +218,19 @@ def run(assignment_path: Path | None = None, *, only: list[str] | None = None, j
         if needs_models:
             refmodels.add_reference_models(folder, assignment.dataset, kit)
         return folder
-    jobs_list: list[tuple[str, str, Path, catalogue.Variant | None]] = []
+    jobs_list: list[tuple[str, str, Path, catalogue.Variant | None, str | None]] = []
     if not skip_reference:
-        jobs_list.append(("reference", "reference",
-                          prepared(catalogue.materialise(reference, work / "reference", None)), None))
+        ref_folder = prepared(catalogue.materialise(reference, work / "reference", None))
+        jobs_list.append(("reference", "reference", ref_folder, None, None))
+        # the hidden tests' random cases differ per submission: the reference must get full
+        # marks whatever they are, not just with the fixed CI seed
+        for k in range(seeds):
+            jobs_list.append((f"reference@seed{k + 1}", "reference", ref_folder, None, f"validate-seed-{k + 1}"))
     if not skip_template:
-        jobs_list.append(("template", "template", paths.template_dir(kit), None))
+        jobs_list.append(("template", "template", paths.template_dir(kit), None, None))
     for v in variants:
         folder = prepared(catalogue.materialise(reference, work / v.id, v))  # raises if a patch fails
-        jobs_list.append((v.id, v.kind, folder, v))
+        jobs_list.append((v.id, v.kind, folder, v, None))
     t0 = time.monotonic()
     verdicts: list[Verdict] = []
     bar = None
@@ -233,8 +238,8 @@ def run(assignment_path: Path | None = None, *, only: list[str] | None = None, j
         from tqdm import tqdm
         bar = tqdm(total=len(jobs_list), desc="validate", unit="variant", file=sys.stderr)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_grade_dir, folder, assignment_path, label, kind, v, timeout): label
-                   for label, kind, folder, v in jobs_list}
+        futures = {pool.submit(_grade_dir, folder, assignment_path, label, kind, v, timeout, seed): label
+                   for label, kind, folder, v, seed in jobs_list}
         for fut in concurrent.futures.as_completed(futures):
             verdicts.append(judge(fut.result(), assignment, reference))
             if bar is not None:

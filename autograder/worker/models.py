@@ -33,11 +33,20 @@ class ModelError(Exception):
     """The saved model cannot be used; the message says what was found and expected."""
 
 
+#: Files that are models of other frameworks (the 2018 handout allowed TensorFlow/Keras).
+FOREIGN_MODELS = (".h5", ".keras", ".pb", ".onnx", ".tflite")
+
+
 def _find(root: str, candidates: tuple[str, ...] | list[str]) -> str:
     for name in candidates:
         path = os.path.join(root, name)
         if os.path.isfile(path):
             return path
+    foreign = sorted(n for n in os.listdir(root) if n.lower().endswith(FOREIGN_MODELS))
+    if foreign:
+        raise ModelError(f"unsupported model format: found {', '.join(foreign)} (TensorFlow/Keras or "
+                         f"another framework); only PyTorch models are graded — save cnn.Net's "
+                         f"state_dict as model.safetensors or model.pt")
     raise ModelError(f"no saved model found: expected one of {', '.join(candidates)} next to "
                      f"src/ in the submission")
 

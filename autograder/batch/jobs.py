@@ -1,0 +1,174 @@
+"""One submission's grading job, the same whichever backend or machine runs it.
+
+:class:`JobSpec` is plain data (it travels to Dask workers); :func:`run_job` takes a host
+slot (:mod:`.slots`), runs the backend and returns a *record*: plain JSON-able data with the
+status, exit code, wall time, where it ran (host, pid, slot) and Gradescope's results document.
+
+Statuses: ``ok`` (graded; the document says how well), ``rejected`` (the submission could
+not be accepted: a bad zip, too large), ``failed`` (the grader reported its own failure),
+``timeout`` (past ``timeout_s``: killed), ``oom`` (killed with exit code 137: out of memory),
+``crashed`` (no valid results.json), ``error`` (the job could not run: no image, engine
+down; retried on the next run).  Whatever happens, the record holds a valid results document.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import itertools
+import socket
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+from ..grading import results as gs_results
+from . import slots
+
+MAX_RESULTS_BYTES = 32 * 2**20
+LOG_TAIL_BYTES = 64 * 1024
+
+DEFAULT_CONTAINER = {"memory_mb": 6144, "pids": 1024, "cpus": 1.0, "timeout_s": 1800.0,
+                     "nofile": 1024, "nproc": 4096}
+
+
+_ACTIVE: dict[int, Callable[[], None]] = {}
+_ACTIVE_LOCK = threading.Lock()
+_TOKENS = itertools.count()
+
+
+def register_active(kill: Callable[[], None]) -> int:
+    """Remember how to stop a running job (for an interrupted batch); returns a token."""
+    with _ACTIVE_LOCK:
+        token = next(_TOKENS)
+        _ACTIVE[token] = kill
+        return token
+
+
+def unregister_active(token: int) -> None:
+    with _ACTIVE_LOCK:
+        _ACTIVE.pop(token, None)
+
+
+def kill_active() -> None:
+    """Stop every running job of this process (their records are not written)."""
+    with _ACTIVE_LOCK:
+        kills = list(_ACTIVE.values())
+    for kill in kills:
+        try:
+            kill()
+        except Exception:  # already finished
+            pass
+
+
+def container_limits(raw: dict[str, Any]) -> dict[str, Any]:
+    """The ``[container]`` table of a parsed assignment file over the defaults."""
+    out = dict(DEFAULT_CONTAINER)
+    out.update(raw.get("container", {}) or {})
+    return out
+
+
+@dataclasses.dataclass
+class JobSpec:
+    id: str
+    backend: str                               # "container" | "process"
+    submitters: list[dict[str, str]]
+    payload: bytes                             # the submission's files (submissions.pack)
+    limits: dict[str, Any]                     # [container] table
+    timeout_s: float
+    kit: str = ""                              # process: the kit root (default: this host's)
+    python: str = ""                           # process: the interpreter (default: this one)
+    assignment_text: str | None = None         # an assignment file other than the kit's/image's
+    image: str = ""                            # container: the grading image
+    docker_url: str | None = None              # container: the Docker API (None: find one)
+    gpus: int = 0                              # GPUs of the host to split across ``jobs``
+    jobs: int = 1
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    """What a backend reports back."""
+
+    exit_code: int | None
+    timed_out: bool
+    results: bytes | None                      # the raw results.json, never unpickled
+    log: str
+    error: str | None = None                   # the job could not run at all
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def _failed_doc(reason: str, seconds: float) -> dict[str, Any]:
+    doc = gs_results.failure_results(reason, seconds)
+    return doc
+
+
+def parse_results(raw: bytes | None) -> tuple[dict[str, Any] | None, str]:
+    """(document, problem): ``results.json`` read as JSON and checked against the schema."""
+    if raw is None:
+        return None, "no results.json was written"
+    if len(raw) > MAX_RESULTS_BYTES:
+        return None, f"results.json is larger than {MAX_RESULTS_BYTES // 2**20} MB"
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, f"results.json is not valid JSON ({exc})"
+    try:
+        gs_results.validate(doc)
+    except Exception as exc:  # jsonschema.ValidationError
+        return None, f"results.json does not match Gradescope's schema ({getattr(exc, 'message', exc)})"
+    return doc, ""
+
+
+def classify(outcome: RunOutcome, doc: dict[str, Any] | None, problem: str,
+             timeout_s: float) -> tuple[str, str]:
+    """(status, reason) of a finished job."""
+    if outcome.error:
+        return "error", outcome.error
+    if outcome.timed_out:
+        return "timeout", f"grading took longer than {timeout_s:g} s and was stopped"
+    if outcome.exit_code in (137, -9):
+        return "oom", ("killed (exit code 137): out of memory (the container's memory limit) "
+                       "or killed from outside")
+    if doc is None:
+        return "crashed", f"the grader exited with code {outcome.exit_code}: {problem}"
+    first = doc.get("tests", [{}])[0].get("name", "") if doc.get("tests") else ""
+    if first == "Submission could not be accepted":
+        return "rejected", doc.get("output", "")[:500]
+    if first == "Autograder failed":
+        text = doc.get("output", "") + doc["tests"][0].get("output", "")
+        if "exit status 137" in text:
+            return "oom", "the grader was killed (exit status 137): out of memory"
+        return "failed", doc["tests"][0].get("output", "")[:500]
+    return "ok", ""
+
+
+def run_job(spec: JobSpec) -> dict[str, Any]:
+    """Grade one submission; never raises (a failure becomes the record's status)."""
+    t0 = time.monotonic()
+    record: dict[str, Any] = {
+        "id": spec.id, "submitters": spec.submitters, "backend": spec.backend,
+        "host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+    try:
+        with slots.lease() as slot:
+            gpus = slots.gpus_for_slot(slot, spec.gpus, spec.jobs) if spec.gpus > 0 else []
+            record.update(slot=slot, worker_uid=slots.worker_uid(slot), gpus=gpus)
+            if spec.backend == "container":
+                from . import container
+                outcome = container.run(spec, slot, gpus)
+            elif spec.backend == "process":
+                from . import process
+                outcome = process.run(spec, slot, gpus)
+            else:
+                raise ValueError(f"unknown backend {spec.backend!r}")
+    except Exception as exc:  # the job itself broke: an infrastructure error
+        outcome = RunOutcome(None, False, None, traceback.format_exc(),
+                             error=f"{type(exc).__name__}: {exc}")
+    wall = time.monotonic() - t0
+    doc, problem = parse_results(outcome.results)
+    status, reason = classify(outcome, doc, problem, spec.timeout_s)
+    if status in ("timeout", "oom", "crashed", "error") or doc is None:
+        doc = _failed_doc(f"Grading did not finish ({status}): {reason}", wall)
+    record.update(status=status, reason=reason, exit_code=outcome.exit_code,
+                  timed_out=outcome.timed_out, wall_s=round(wall, 3), finished=time.time(),
+                  log_tail=outcome.log[-LOG_TAIL_BYTES:], results=doc, **outcome.info)
+    return record

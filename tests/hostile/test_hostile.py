@@ -1,0 +1,255 @@
+"""Hostile submissions graded through Gradescope's path (``run_autograder`` with
+``AUTOGRADER_ROOT`` in a temp dir).  Cases: ``cases.py``.
+
+For every case: the attacked question scores zero and each of its tests says what happened;
+the questions the attack does not touch keep full marks; the grader does not crash; no marker
+file appears outside the worker's temp dir; results.json validates against the schema; no
+planted secret reaches it; no worker process survives; and grading the whole submission ends
+within the case's bound.  Each case has a positive control (the same attack without the
+sandbox succeeds).
+
+CI runs the corpus against a small assignment subset (Q1 and Q3, plus Q6 for the model
+attacks; 1 s per test).  The full run grades every case against the whole assignment:
+
+    DLKIT_HOSTILE_FULL=1 .venv/bin/pytest tests/hostile
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from autograder import config, paths, refmodels
+from autograder.grading import results
+from autograder.sandbox import launcher
+
+from .cases import CASES, CONTROL_SECONDS, ROUTE_Q1, Case
+
+KIT = paths.kit_root()
+FULL = os.environ.get("DLKIT_HOSTILE_FULL") == "1"
+SECRET = "gs-token-4d1e6b0c9f2a-hostile"
+HIDDEN_MARK = "TOL_GRAD = 1e-7"                                   # a line of a hidden test
+REFERENCE_MARK = "out = X.reshape(X.shape[0], -1) @ W + b"         # a line of the reference
+STRATEGY = launcher.detect()
+#: Host paths attacks try to write (outside any folder of the test): must not exist afterwards.
+HOST_MARKERS = (Path("/tmp/dlkit-thread-marker"), Path("/tmp/dlkit-import-marker"), KIT / "IMPORT_MARKER")
+
+pytestmark = pytest.mark.skipif(
+    not STRATEGY.hides_files,
+    reason=f"the hostile corpus needs the file-hiding sandbox (bubblewrap); this machine has "
+           f"{STRATEGY.name}: run scripts/install-system-deps.sh")
+
+
+def _subset_toml(include: list[str], path: Path) -> Path:
+    """The kit's assignment restricted to ``include`` with 1 s per test (CI subset)."""
+    text = (KIT / "assignment.toml").read_text()
+    text = re.sub(r"^# include = .*$", f"include = {json.dumps(include)}", text, count=1, flags=re.M)
+    overrides = {"test_timeout_s": "1", "cpu_s": "4", "memory_mb": "1024", "max_reply_mb": "64"}
+    head, sep, rest = text.partition("\n[limits]")
+    block, sep2, tail = rest.partition("\n[questions.")
+    for key, value in overrides.items():
+        block = re.sub(rf"^{key} = \S+", f"{key} = {value}", block, flags=re.M)
+    path.write_text(head + sep + block + sep2 + tail)
+    config.load(path)                                   # validates
+    return path
+
+
+@pytest.fixture(scope="module")
+def assignments(tmp_path_factory):
+    if FULL:
+        return {"plain": KIT / "assignment.toml", "model": KIT / "assignment.toml"}
+    d = tmp_path_factory.mktemp("hostile-config")
+    return {"plain": _subset_toml(["Q1", "Q3"], d / "plain.toml"),
+            "model": _subset_toml(["Q1", "Q3", "Q6"], d / "model.toml")}
+
+
+@pytest.fixture(scope="module")
+def models():
+    return refmodels.reference_models("digits", KIT)
+
+
+class Listener:
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            conn.settimeout(2)
+            try:
+                self.received.append(conn.recv(64))
+            except OSError:
+                pass
+            conn.close()
+
+
+@pytest.fixture(scope="module")
+def listener():
+    lst = Listener()
+    yield lst
+    lst.sock.close()
+
+
+def _fill(text: str, **values) -> str:
+    return text.format(**values)
+
+
+def _worker_processes(uid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    line = next(l for l in f if l.startswith("Uid:"))
+                if int(line.split()[1]) == uid:
+                    out.append(int(entry))
+            except (OSError, StopIteration):
+                pass
+    return out
+
+
+def _build(case: Case, sub: Path, values: dict, models: Path) -> None:
+    shutil.copytree(paths.reference_dir(KIT) / "src", sub / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    for f in refmodels.FILES:
+        shutil.copy2(models / f, sub / f)
+    if case.attack:
+        with open(sub / "src" / "layers.py", "a") as f:
+            f.write("\n\n# ---- attack ----\n" + _fill(case.attack, **values) + (ROUTE_Q1 if case.route_q1 else ""))
+    for rel, text in case.files:
+        (sub / rel).parent.mkdir(parents=True, exist_ok=True)
+        (sub / rel).write_text(text)
+    if case.model == "pickle":
+        import torch
+
+        class Payload:
+            def __reduce__(self):
+                return (open, (values["marker"] + "/payload-ran", "w"))
+        (sub / "model.safetensors").unlink()
+        torch.save({"features.0.weight": Payload()}, sub / "model.pt")
+    elif case.model == "lying_header":
+        header = b'{"features.0.weight":{"dtype":"F32","shape":[32,1,3,3],"data_offsets":[0,53687091200]}}'
+        (sub / "model.safetensors").write_bytes(struct.pack("<Q", len(header)) + header + b"\0" * 64)
+    elif case.model == "huge":
+        with open(sub / "model.safetensors", "wb") as f:      # a sparse 5 GB file
+            f.truncate(5 * 2**30)
+
+
+def _run_control(case: Case, sub: Path, values: dict) -> None:
+    prelude = (f"import sys, os\nsys.path.insert(0, {str(sub)!r})\nSUB = {str(sub)!r}\n"
+               f"MARKER = {values['marker']!r}\nSECRET = {SECRET!r}\nKIT = {str(KIT)!r}\nROOT = {values['root']!r}\n")
+    env = {**os.environ, "GRADESCOPE_TOKEN": SECRET}
+    code = prelude + case.control
+    if case.control_hangs:
+        with pytest.raises(subprocess.TimeoutExpired):
+            subprocess.run([sys.executable, "-c", code], timeout=CONTROL_SECONDS, capture_output=True, env=env)
+        return
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env,
+                          cwd=str(sub))
+    assert "CONTROL-OK" in proc.stdout, (f"positive control of {case.name} failed: the attack does not "
+                                         f"work even without the sandbox:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+
+
+def _question_scores(doc: dict) -> dict[str, tuple[float, float, list[dict]]]:
+    out: dict[str, tuple[float, float, list[dict]]] = {}
+    for t in doc["tests"]:
+        qid = t["name"].split(" ", 1)[0]
+        score, mx, tests = out.get(qid, (0.0, 0.0, []))
+        out[qid] = (score + t["score"], mx + t["max_score"], tests + [t])
+    return out
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_hostile_submission(case: Case, tmp_path, assignments, models, listener):
+    root = tmp_path / "gradescope"
+    (root / "submission").mkdir(parents=True)
+    marker = tmp_path / "markers"
+    marker.mkdir()
+    values = {"kit": str(KIT), "root": str(root), "marker": str(marker), "port": listener.port}
+    _build(case, root / "submission", values, models)
+
+    if case.control:
+        _run_control(case, root / "submission", values)
+        time.sleep(0.2)
+        for p in [*marker.iterdir(), *HOST_MARKERS]:   # the unsandboxed control's own traces
+            if p.exists():
+                p.unlink()
+    if case.name == "network_connect_and_dns":
+        assert listener.received, "positive control did not reach the listener"
+        listener.received.clear()
+
+    cfg = assignments["model" if case.model else "plain"]
+    uid = 61000 + CASES.index(case)          # a uid of its own: its processes are countable
+    env = {**os.environ, "AUTOGRADER_ROOT": str(root), "AUTOGRADER_ASSIGNMENT": str(cfg),
+           "GRADESCOPE_TOKEN": SECRET, "AUTOGRADER_WORKER_UID": str(uid)}
+    assert _worker_processes(uid) == []
+    t0 = time.monotonic()
+    proc = subprocess.run([str(KIT / "run_autograder")], env=env, capture_output=True, text=True,
+                          timeout=case.max_seconds * (6 if FULL else 1) + 120)
+    elapsed = time.monotonic() - t0
+    out = root / "results" / "results.json"
+    assert out.is_file(), proc.stderr[-3000:]
+    text = out.read_text()
+    doc = json.loads(text)
+    results.validate(doc)
+
+    # the grader did not crash, and results.json is the grader's own
+    assert not any(t["name"] == "Autograder failed" for t in doc["tests"]), doc["tests"][0]["output"]
+    assert doc["score"] != 1000
+    scores = _question_scores(doc)
+    selected = config.load(cfg)
+    zero = set(case.zero)
+    dependents = set()
+    if FULL and case.route_q1:
+        dependents = {q.id for q in selected.questions if any(c.startswith("layers.") for c in q.calls)}
+    full = set(case.full) if not FULL else {q.id for q in selected.questions} - zero - dependents
+    for qid in zero:
+        score, _mx, tests = scores[qid]
+        assert score == 0, f"{qid} scored {score} under attack {case.name}"
+        for t in tests:
+            assert re.search(case.expect, t["output"], re.S), (t["name"], t["output"][-600:])
+    for qid in full:
+        if qid in scores:
+            score, mx, tests = scores[qid]
+            failing = [(t["name"], t["output"][-300:]) for t in tests if t["score"] < t["max_score"]]
+            assert abs(score - mx) < 1e-6, f"{qid} lost points under attack {case.name}: {failing}"
+    if case.model:
+        model_tests = [t for t in doc["tests"] if "saved model" in t["name"] and t["name"].startswith("Q6")]
+        assert model_tests and model_tests[0]["score"] == 0
+        assert re.search(case.expect, model_tests[0]["output"], re.S), model_tests[0]["output"]
+
+    # nothing escaped the worker's temp dir
+    assert list(marker.iterdir()) == [], f"markers outside the sandbox: {list(marker.iterdir())}"
+    for host_marker in HOST_MARKERS:
+        assert not host_marker.exists(), f"{host_marker} was written outside the sandbox"
+    if case.name == "network_connect_and_dns":
+        assert listener.received == []
+    if case.secrets_absent:
+        labels_hex = (KIT / "datasets" / "digits" / "private" / "test_labels.npy").read_bytes().hex()[:200]
+        for secret in (SECRET, HIDDEN_MARK, REFERENCE_MARK, labels_hex, "test_q1_linear_relu.py"):
+            assert secret not in text, f"secret leaked into results.json: {secret[:40]}"
+    # no worker process survives the grading run
+    time.sleep(0.2)
+    leftover = _worker_processes(uid)
+    assert not leftover, f"worker processes left behind: {sorted(leftover)}"
+    assert elapsed < case.max_seconds * (6 if FULL else 1), f"grading took {elapsed:.1f} s"
+    print(f"{case.name}: graded in {elapsed:.1f} s; " +
+          ", ".join(f"{q} {s:g}/{m:g}" for q, (s, m, _) in sorted(scores.items())))
