@@ -121,7 +121,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import run
     return run.run(args.assignment, only=args.only, jobs=args.jobs or run.env_jobs(),
                    out_dir=Path(args.out) if args.out else None, subset=args.subset,
-                   progress=not args.no_progress, seeds=args.seeds)
+                   progress=not args.no_progress, seeds=args.seeds, strict=args.strict)
 
 
 def _cmd_selftest(args: argparse.Namespace) -> int:
@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="report folder (default: reports/validate)")
     p.add_argument("--seeds", type=int, default=3, metavar="K",
                    help="also grade the reference under K per-submission seeds (default 3)")
+    p.add_argument("--strict", action="store_true",
+                   help="grade every question for every variant (default: only the questions whose "
+                        "code imports a file the variant changes; the others run the reference's code)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_validate)
 

@@ -104,12 +104,86 @@ def _enclosing_functions(reference: Path, variant: catalogue.Variant) -> set[str
     return out
 
 
+def _module_of(rel: str) -> str:
+    """``src/utils/optim.py`` -> ``utils.optim``."""
+    return rel[len("src/"):-3].replace("/", ".")
+
+
+def import_graph(reference: Path) -> dict[str, set[str]]:
+    """module -> modules of ``reference/src`` it imports directly (relative, ``src.``-absolute
+    and sibling imports as the handouts write them)."""
+    src = reference / "src"
+    modules = {_module_of(p.relative_to(reference).as_posix()) for p in src.rglob("*.py")
+               if "__pycache__" not in p.parts}
+    graph: dict[str, set[str]] = {}
+    for mod in modules:
+        path = src / (mod.replace(".", "/") + ".py")
+        package = mod.rpartition(".")[0]
+        found: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    parent = package.split(".") if package else []
+                    parent = parent[: len(parent) - (node.level - 1)] if node.level > 1 else parent
+                    base = ".".join([*parent, base] if base else parent)
+                names = [base] + [f"{base}.{a.name}" if base else a.name for a in node.names]
+            for name in names:
+                name = name[len("src."):] if name.startswith("src.") else name
+                if name in modules:
+                    found.add(name)
+                elif name.rpartition(".")[0] in modules:
+                    found.add(name.rpartition(".")[0])
+        graph[mod] = found - {mod}
+    return graph
+
+
+def affected_questions(assignment: config.Assignment, reference: Path, variant: catalogue.Variant) -> list[str]:
+    """Questions whose code can see the variant's change: those whose files (or the modules of
+    their functions and calls) import, directly or not, a file the variant edits.  Every other
+    question runs byte-identical code with the same fixed seed, so it scores as the reference."""
+    graph = import_graph(reference)
+
+    def closure(mods: set[str]) -> set[str]:
+        seen, todo = set(), list(mods)
+        while todo:
+            m = todo.pop()
+            if m not in seen:
+                seen.add(m)
+                todo.extend(graph.get(m, ()))
+        return seen
+    changed = {_module_of(e.file) for e in variant.edits}
+    out = []
+    for q in assignment.questions:
+        roots = {_module_of(f) for f in q.files} | {fn.rpartition(".")[0] for fn in (*q.functions, *q.calls)}
+        if q.id == variant.question or closure(roots) & changed:
+            out.append(q.id)
+    return out
+
+
+def write_subset(assignment_path: Path, include: list[str], dest: Path) -> Path:
+    """``assignment_path`` restricted to ``include`` (the ``include`` key, nothing else)."""
+    text = assignment_path.read_text("utf-8")
+    if "\n# include = " in text:
+        text = text.replace("\n# include = ", f"\ninclude = {json.dumps(include)}  # was: ", 1)
+    else:
+        text = text.replace("[assignment]\n", f"[assignment]\ninclude = {json.dumps(include)}\n", 1)
+    dest.write_text(text, "utf-8")
+    config.load(dest, reference=paths.reference_dir())
+    return dest
+
+
 def judge(g: Graded, assignment: config.Assignment, reference: Path) -> Verdict:
     if g.error:
         return Verdict(g, False, g.error)
     lost = {q: mx - sc for q, (sc, mx) in g.questions.items()}
     if g.kind in ("reference", "alternative"):
         bad = [f"{q} {sc:g}/{mx:g}" for q, (sc, mx) in g.questions.items() if sc < mx - 1e-9]
+        if g.kind == "reference" and g.questions.keys() != set(assignment.ids):
+            bad.append("not every question was graded")
         failing = [t["nodeid"] + ": " + t["message"][:200] for t in g.tests if not t["passed"]]
         return Verdict(g, not bad, ("not full marks: " + ", ".join(bad) + "\n  " + "\n  ".join(failing[:5])) if bad else "")
     if g.kind == "template":
@@ -132,6 +206,8 @@ def judge(g: Graded, assignment: config.Assignment, reference: Path) -> Verdict:
     verdict.collateral = [f"{q} -{lost[q]:g}" for q in lost if q != own and lost[q] > 1e-9]
     if own not in g.questions:
         verdict.ok, verdict.problem = False, f"question {own} is not graded by this assignment"
+    elif g.questions.keys() != set(assignment.ids):
+        verdict.collateral.append("graded: " + " ".join(sorted(g.questions, key=lambda q: int(q[1:]))))
     elif lost.get(own, 0.0) <= 1e-9:
         verdict.ok, verdict.problem = False, "SURVIVED: its question kept full marks"
     else:
@@ -194,7 +270,8 @@ def _write_reports(out_dir: Path, header: list[str], rows: list[list[str]],
 
 def run(assignment_path: Path | None = None, *, only: list[str] | None = None, jobs: int = 2,
         out_dir: Path | None = None, skip_template: bool = False, skip_reference: bool = False,
-        timeout: float = 900.0, progress: bool = True, subset: int | None = None, seeds: int = 3) -> int:
+        timeout: float = 900.0, progress: bool = True, subset: int | None = None, seeds: int = 3,
+        strict: bool = False) -> int:
     kit = paths.kit_root()
     assignment_path = Path(assignment_path or paths.default_assignment(kit)).resolve()
     assignment = config.load(assignment_path)
@@ -218,19 +295,24 @@ def run(assignment_path: Path | None = None, *, only: list[str] | None = None, j
         if needs_models:
             refmodels.add_reference_models(folder, assignment.dataset, kit)
         return folder
-    jobs_list: list[tuple[str, str, Path, catalogue.Variant | None, str | None]] = []
+    jobs_list: list[tuple[str, str, Path, catalogue.Variant | None, str | None, Path]] = []
     if not skip_reference:
         ref_folder = prepared(catalogue.materialise(reference, work / "reference", None))
-        jobs_list.append(("reference", "reference", ref_folder, None, None))
+        jobs_list.append(("reference", "reference", ref_folder, None, None, assignment_path))
         # the hidden tests' random cases differ per submission: the reference must get full
         # marks whatever they are, not just with the fixed CI seed
         for k in range(seeds):
-            jobs_list.append((f"reference@seed{k + 1}", "reference", ref_folder, None, f"validate-seed-{k + 1}"))
+            jobs_list.append((f"reference@seed{k + 1}", "reference", ref_folder, None,
+                              f"validate-seed-{k + 1}", assignment_path))
     if not skip_template:
-        jobs_list.append(("template", "template", paths.template_dir(kit), None, None))
+        jobs_list.append(("template", "template", paths.template_dir(kit), None, None, assignment_path))
+    subsets: dict[tuple[str, ...], Path] = {}
     for v in variants:
         folder = prepared(catalogue.materialise(reference, work / v.id, v))  # raises if a patch fails
-        jobs_list.append((v.id, v.kind, folder, v, None))
+        include = tuple(assignment.ids if strict else affected_questions(assignment, reference, v))
+        if include not in subsets:
+            subsets[include] = write_subset(assignment_path, list(include), work / f"subset-{len(subsets)}.toml")
+        jobs_list.append((v.id, v.kind, folder, v, None, subsets[include]))
     t0 = time.monotonic()
     verdicts: list[Verdict] = []
     bar = None
@@ -238,8 +320,8 @@ def run(assignment_path: Path | None = None, *, only: list[str] | None = None, j
         from tqdm import tqdm
         bar = tqdm(total=len(jobs_list), desc="validate", unit="variant", file=sys.stderr)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_grade_dir, folder, assignment_path, label, kind, v, timeout, seed): label
-                   for label, kind, folder, v, seed in jobs_list}
+        futures = {pool.submit(_grade_dir, folder, cfg, label, kind, v, timeout, seed): label
+                   for label, kind, folder, v, seed, cfg in jobs_list}
         for fut in concurrent.futures.as_completed(futures):
             verdicts.append(judge(fut.result(), assignment, reference))
             if bar is not None:

@@ -163,7 +163,8 @@ def backwards(delta, params, name='', activation_deriv=sigmoid_deriv):
     Returns ``grad_X``, array (N, D_in), the gradient with respect to the layer's input, and
     stores ``params['grad_W' + name]`` (D_in, D_out) and ``params['grad_b' + name]`` (D_out,),
     SUMMED over the N examples (no division by N: the loss is a sum).  Every gradient has
-    exactly its variable's shape.  ``delta`` is not modified.
+    exactly its variable's shape.  ``delta`` may be overwritten (a backward function may
+    overwrite its upstream gradient); the reference leaves it unchanged.
     """
     grad_X, grad_W, grad_b = None, None, None
     # everything you may need for this layer
