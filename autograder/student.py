@@ -71,13 +71,57 @@ class TrustedFunction:
         return f"trusted_function({self.name!r})"
 
 
+#: Modules of submission trees that were set aside because another tree was activated,
+#: by tree root: several trees (the reference as ``ref`` and a submission, or two kit-test
+#: submissions) all name their package ``src`` and may share one process.
+_SET_ASIDE: dict[Path, dict[str, ModuleType]] = {}
+_TREES: set[Path] = set()
+_ACTIVE: list[Path | None] = [None]
+
+
+def _tree_of(module: ModuleType) -> Path | None:
+    """The registered tree a module was loaded from, or None (NumPy, the kit, ...)."""
+    where = getattr(module, "__file__", None)
+    if where is None:
+        paths = list(getattr(module, "__path__", []) or [])
+        where = paths[0] if paths else None
+    if where is None:
+        return None
+    path = Path(where).resolve()
+    for root in _TREES:
+        if root == path or root in path.parents:
+            return root
+    return None
+
+
+def _activate(root: Path) -> None:
+    """Make ``root``'s modules the ones ``import`` finds: set the other trees' modules aside
+    (to be restored when theirs is activated again) and put ``root`` first on ``sys.path``."""
+    if _ACTIVE[0] == root:
+        return
+    for name, module in list(sys.modules.items()):
+        tree = _tree_of(module) if module is not None else None
+        if tree is not None and tree != root:
+            _SET_ASIDE.setdefault(tree, {})[name] = sys.modules.pop(name)
+    sys.modules.update(_SET_ASIDE.pop(root, {}))
+    for entry in (str(root / "src"), str(root)):
+        while entry in sys.path:
+            sys.path.remove(entry)
+        sys.path.insert(0, entry)
+    importlib.invalidate_caches()
+    _ACTIVE[0] = root
+
+
 class _InProcessNamespace:
     """A module or package of the submission, resolved lazily (``utils`` → ``utils.optim``)."""
 
-    def __init__(self, dotted: str):
+    def __init__(self, dotted: str, root: Path | None = None):
         self._dotted = dotted
+        self._root = root
 
     def _module(self) -> ModuleType:
+        if self._root is not None:
+            _activate(self._root)
         return importlib.import_module(self._dotted)
 
     def __getattr__(self, name: str) -> Any:
@@ -88,7 +132,7 @@ class _InProcessNamespace:
             return getattr(module, name)
         sub = f"{self._dotted}.{name}"
         if importlib.util.find_spec(sub) is not None:
-            return _InProcessNamespace(sub)
+            return _InProcessNamespace(sub, self._root)
         return getattr(module, name)
 
     def __repr__(self) -> str:
@@ -101,19 +145,19 @@ class InProcessStudent:
     def __init__(self, root: Path | str, package: str = "src"):
         self.root = Path(root).resolve()
         self.package = package
-        for entry in (str(self.root / package), str(self.root)):
-            if entry not in sys.path:
-                sys.path.insert(0, entry)
+        _TREES.add(self.root)
+        _activate(self.root)
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") or name in ("root", "package"):
             raise AttributeError(name)
-        return getattr(_InProcessNamespace(self.package), name)
+        return getattr(_InProcessNamespace(self.package, self.root), name)
 
     def attr(self, path: str) -> Any:
         """A module-level value by dotted path, e.g. ``student.attr("train_fcnet.solver")``
         (importing the module runs its top-level code, as for old scripts without main())."""
         module, _, name = path.rpartition(".")
+        _activate(self.root)
         return getattr(importlib.import_module(f"{self.package}.{module}"), name)
 
     def seed(self, seed_or_state: Any) -> None:
