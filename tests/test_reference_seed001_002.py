@@ -1,5 +1,6 @@
 """Kit tests of the seed-001/002 reference: the two-layer net's toy goldens and training, the
-logistic-regression data file and plots script, and the frozen-backbone fine-tuning script.
+logistic-regression data file and plots script, the split of the fine-tuning code into the
+student's ``finetune.py`` and the given ``finetune_tools.py``, and the fine-tuning script.
 
 The reference's ``src`` package is loaded under a private name, so these tests never clash
 with another ``src`` (a template or a submission) imported elsewhere in the same session.
@@ -17,7 +18,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from autograder import paths
+from autograder import paths, template
 
 _ALIAS = "_dlkit_reference_src_seed001_002"
 
@@ -112,6 +113,26 @@ def test_reference_gradient_descent_on_lr_data_improves_nll():
           f"training accuracy {accuracy:.3f}")
     assert history[-1] < 0.25 * history[0]
     assert accuracy > 0.9
+
+
+def test_finetune_helpers_are_given_code_outside_the_student_file():
+    """The backbones, the probe and the NumPy wrappers the tests rely on live in the given
+    ``finetune_tools.py`` (no solution regions: the grader supplies its own copy), not in the
+    student's ``finetune.py``."""
+    pytest.importorskip("torch")
+    given = template.given_files(paths.reference_dir())
+    assert "src/finetune_tools.py" in given
+    assert "src/finetune.py" not in given
+    student_module = _reference("finetune")
+    for name in ("make_backbone", "ForwardProbe", "extract_features_numpy", "train_head_numpy"):
+        assert not hasattr(student_module, name), name
+    tools = _reference("finetune_tools")
+    X = np.random.RandomState(0).randn(5, 3, 2, 2)
+    out = tools.extract_features_numpy("tiny", X, batch_size=2, seed=0)
+    assert out["features"].shape == (5, 4)
+    assert (out["examples_seen"], out["forward_calls"], out["first_rows"]) == (5, 3, [0, 2, 4])
+    assert out["train_mode_calls"] == out["grad_calls"] == 0
+    assert not out["input_modified"] and not out["requires_grad"]
 
 
 @pytest.mark.slow

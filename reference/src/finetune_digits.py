@@ -14,9 +14,9 @@ cached features are standardised with the TRAINING features' per-dimension mean 
 deviation before the head sees them (random-weight ResNet features are badly scaled).
 
 No pretrained weights can be downloaded where the course runs: by default the backbone is
-ResNet-18 with random weights from a fixed seed (``make_backbone``).  Pass ``--weights`` with
-a torchvision weights name (e.g. ``IMAGENET1K_V1``, when cached) or the path of a saved
-``state_dict`` to use real ones.
+ResNet-18 with random weights from a fixed seed (``make_backbone`` of the given
+``src/finetune_tools.py``).  Pass ``--weights`` with a torchvision weights name (e.g.
+``IMAGENET1K_V1``, when cached) or the path of a saved ``state_dict`` to use real ones.
 
 Usage, from the folder holding ``src/`` (or ``python finetune_digits.py ...`` from inside
 ``src/``)::
@@ -33,10 +33,12 @@ import numpy as np
 import torch
 
 try:  # imported as part of the package: `python -m src.finetune_digits`
-    from .finetune import extract_features, make_backbone, train_head
+    from .finetune import extract_features, train_head
+    from .finetune_tools import make_backbone
     from .utils.data_utils import _datasets_dir
 except ImportError:  # run from inside src/: `python finetune_digits.py`
-    from finetune import extract_features, make_backbone, train_head
+    from finetune import extract_features, train_head
+    from finetune_tools import make_backbone
     from utils.data_utils import _datasets_dir
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

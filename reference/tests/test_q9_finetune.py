@@ -1,10 +1,11 @@
 """Public tests for Q9: fine-tuning on frozen features (src/finetune.py, PyTorch).
 
 Only plain data crosses between these tests and your code (the grader runs it in another
-process), so the tests call the given NumPy wrappers of ``src/finetune.py``:
-``extract_features_numpy`` builds the small deterministic ``"tiny"`` backbone by name, wraps it
-in a probe that counts what goes through it, and calls YOUR ``extract_features``;
-``train_head_numpy`` calls YOUR ``train_head`` and returns the head's logits and parameters.
+process), so the tests call the NumPy wrappers of the given ``src/finetune_tools.py`` (the
+grader supplies its own copy of that file): ``extract_features_numpy`` builds the small
+deterministic ``"tiny"`` backbone by name, wraps it in a probe that counts what goes through
+it, and calls YOUR ``extract_features``; ``train_head_numpy`` calls YOUR ``train_head`` and
+returns the head's logits and parameters.
 
 The tiny backbone (see ``make_backbone``) is ``Conv2d(3, 4, 1) - BatchNorm2d(4) - ReLU -
 Dropout(0.5) - AdaptiveAvgPool2d(1)`` with documented weights, so its eval-mode features are
@@ -39,7 +40,7 @@ def images(n, seed=0, size=5):
 def test_extract_features_shape_and_values(student):
     X = images(10)
     X_before = X.copy()
-    out = student.finetune.extract_features_numpy("tiny", X, batch_size=4, seed=TINY_SEED)
+    out = student.finetune_tools.extract_features_numpy("tiny", X, batch_size=4, seed=TINY_SEED)
     feats = assert_shape("features", out["features"], (10, 4),
                          "(N, F): one flattened row per image")
     err = assert_close("features", feats, tiny_features(X), 1e-5,
@@ -50,7 +51,7 @@ def test_extract_features_shape_and_values(student):
 
 def test_extract_features_passes_each_example_once_in_batches(student):
     X = images(10, seed=1)
-    out = student.finetune.extract_features_numpy("tiny", X, batch_size=4, seed=TINY_SEED)
+    out = student.finetune_tools.extract_features_numpy("tiny", X, batch_size=4, seed=TINY_SEED)
     print("forward calls:", out["forward_calls"], "examples seen:", out["examples_seen"])
     assert out["examples_seen"] == 10, \
         "the backbone saw %d examples in total; each of the 10 must go through it exactly once" \
@@ -62,7 +63,7 @@ def test_extract_features_passes_each_example_once_in_batches(student):
 
 
 def test_extract_features_uses_eval_mode_and_no_grad(student):
-    out = student.finetune.extract_features_numpy("tiny", images(6, seed=2), batch_size=256,
+    out = student.finetune_tools.extract_features_numpy("tiny", images(6, seed=2), batch_size=256,
                                                   seed=TINY_SEED)
     assert out["train_mode_calls"] == 0, \
         "the backbone ran in training mode; call backbone.eval() first (batch norm and " \
@@ -74,8 +75,8 @@ def test_extract_features_uses_eval_mode_and_no_grad(student):
 
 def test_extract_features_batch_size_does_not_change_features(student):
     X = images(9, seed=4, size=3)
-    one = student.finetune.extract_features_numpy("tiny", X, batch_size=1, seed=TINY_SEED)
-    all_ = student.finetune.extract_features_numpy("tiny", X, batch_size=256, seed=TINY_SEED)
+    one = student.finetune_tools.extract_features_numpy("tiny", X, batch_size=1, seed=TINY_SEED)
+    all_ = student.finetune_tools.extract_features_numpy("tiny", X, batch_size=256, seed=TINY_SEED)
     assert_close("features (batch_size=1)", one["features"], to_array(all_["features"], "features"),
                  1e-6)
     assert one["forward_calls"] == 9, "batch_size=1 must give one forward call per example"
@@ -98,7 +99,7 @@ def cross_entropy(logits, y):
 
 def test_train_head_architecture(student):
     feats, y = clusters()
-    out = student.finetune.train_head_numpy(feats, y, 3, hidden=16, epochs=2, lr=1e-2, seed=0)
+    out = student.finetune_tools.train_head_numpy(feats, y, 3, hidden=16, epochs=2, lr=1e-2, seed=0)
     linears = out["linears"]
     assert len(linears) == 2, "the head must have exactly two nn.Linear layers, found %d" \
         % len(linears)
@@ -123,8 +124,8 @@ def test_train_head_architecture(student):
 def test_train_head_fits_separable_features(student):
     feats, y = clusters()
     feats_before = feats.copy()
-    untrained = student.finetune.train_head_numpy(feats, y, 3, epochs=0, lr=5e-2, seed=0)
-    trained = student.finetune.train_head_numpy(feats, y, 3, epochs=100, lr=5e-2, seed=0)
+    untrained = student.finetune_tools.train_head_numpy(feats, y, 3, epochs=0, lr=5e-2, seed=0)
+    trained = student.finetune_tools.train_head_numpy(feats, y, 3, epochs=100, lr=5e-2, seed=0)
     logits = assert_shape("logits", trained["logits"], (90, 3), "(N, num_classes)")
     accuracy = float(np.mean(np.argmax(logits, axis=1) == y))
     ce0 = cross_entropy(to_array(untrained["logits"], "logits (epochs=0)"), y)
@@ -139,7 +140,7 @@ def test_train_head_fits_separable_features(student):
 
 def test_train_head_is_deterministic_given_seed(student):
     feats, y = clusters(seed=6)
-    a = student.finetune.train_head_numpy(feats, y, 3, epochs=3, seed=11)
-    b = student.finetune.train_head_numpy(feats, y, 3, epochs=3, seed=11)
+    a = student.finetune_tools.train_head_numpy(feats, y, 3, epochs=3, seed=11)
+    b = student.finetune_tools.train_head_numpy(feats, y, 3, epochs=3, seed=11)
     assert_close("logits (second run, same seed)", b["logits"], to_array(a["logits"], "logits"),
                  0.0)
