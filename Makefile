@@ -8,7 +8,8 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test setup system-deps template validate validate-full hostile-full bench clean
+.PHONY: demo test setup system-deps template validate validate-full hostile-full bench clean \
+        build image image-notorch
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +34,18 @@ template: setup
 
 bench: setup system-deps
 	$(PY) bench/run_all.py
+
+# Gradescope's autograder.zip and the students' handout.zip, in build/
+build: setup
+	$(PY) -m autograder build
+
+# The grading image (podman, no network): base image, wheelhouse (cached in build/wheelhouse),
+# context, podman build.  image-notorch: a numpy-only image, without torch.
+image: setup system-deps
+	bash scripts/build-image.sh
+
+image-notorch: setup system-deps
+	bash scripts/build-image.sh --no-torch --tag localhost/dlkit-grader:notorch
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -208,7 +208,16 @@ def _pyproject(kit: Path) -> dict[str, Any]:
 
 
 def _needs_torch(assignment: config.Assignment) -> bool:
-    return any(q.model.get("interface") == "torch" or q.id in ("Q6", "Q9") for q in assignment.questions)
+    """Whether a selected question scores a torch model or its reference files import torch."""
+    reference = paths.reference_dir(paths.kit_root())
+    for q in assignment.questions:
+        if q.model.get("interface") == "torch":
+            return True
+        for rel in q.files:
+            path = reference / rel
+            if path.is_file() and re.search(r"^\s*(import|from)\s+torch", path.read_text("utf-8"), re.M):
+                return True
+    return False
 
 
 def requirements_txt(kit: Path, assignment: config.Assignment) -> str:
@@ -289,7 +298,7 @@ python -m pip install -r requirements.txt
 
 ```sh
 python -m pytest                      # the public tests (each stops after 120 s)
-python -m pytest tests/test_q1_linear_relu.py -s    # one question, with its printed errors
+python -m pytest tests/<one test file> -s          # one question, with its printed errors
 python -m autograder selftest         # the public tests through the grader's sandbox, scored
 ```
 
@@ -484,9 +493,11 @@ def build_kit_wheel(kit: Path, dest: Path) -> Path:
         (work / "README.md").write_bytes(readme.read_bytes() if readme.is_file() else b"# kit\n")
         shutil.copytree(paths.PACKAGE_DIR, work / "autograder",
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        # fixed timestamps: the same code gives the same wheel, so the image's layer is reused
+        env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}
         proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                                "--disable-pip-version-check", "-w", str(dest), str(work)],
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, env=env)
         if proc.returncode != 0:
             raise BuildError(f"pip wheel of the kit failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
     wheels = sorted(dest.glob("*.whl"))
@@ -512,7 +523,18 @@ def image_context(kit: Path, assignment: config.Assignment, dest: Path, wheelhou
         for whl in sorted((wheelhouse / name).glob("*.whl")):
             _link_or_copy(whl, dest / "wheels" / name / whl.name)
     (dest / "wheels" / "torch").mkdir(parents=True, exist_ok=True)   # --find-links needs it
+    project = _pyproject(kit)
+    (dest / "wheels" / "requirements-base.txt").write_text("\n".join(project["dependencies"]) + "\n")
+    (dest / "wheels" / "requirements-torch.txt").write_text(
+        "\n".join(project.get("optional-dependencies", {}).get("torch", [])) + "\n")
     build_kit_wheel(kit, dest / "wheels" / "kit")
+    # The dependency layer's cache key: the wheels (not the kit's, which has its own layer)
+    # and the requirement lists.
+    manifest = sorted(f"{p.relative_to(dest / 'wheels').as_posix()} {p.stat().st_size}"
+                      for name in ("base", "torch") for p in (dest / "wheels" / name).glob("*.whl"))
+    for req in ("requirements-base.txt", "requirements-torch.txt"):
+        manifest.append(f"{req} {hashlib.sha256((dest / 'wheels' / req).read_bytes()).hexdigest()}")
+    (dest / "wheels" / "MANIFEST").write_text("\n".join(manifest) + "\n")
     shutil.copy2(kit / "Dockerfile", dest / "Dockerfile")
     return dest
 

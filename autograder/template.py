@@ -3,15 +3,15 @@
 The reference solution is the single source of truth.  Student-written code in it sits
 between two marker lines::
 
-    # BEGIN SOLUTION: compute out = X (flattened to (N, D)) @ W + b
-    out = X.reshape(X.shape[0], -1) @ W + b
+    # BEGIN SOLUTION: return twice the input
+    y = x + x
     # END SOLUTION
 
 The generator replaces each such region (markers included) with a stub at the marker's
 indentation::
 
-    # TODO: compute out = X (flattened to (N, D)) @ W + b
-    raise NotImplementedError("src/layers.py, linear_forward(): compute out = ...")
+    # TODO: return twice the input
+    raise NotImplementedError("TODO in src/m.py, f(): return twice the input")
 
 and copies every other byte unchanged.  The text after ``BEGIN SOLUTION:`` is the TODO; without
 it the TODO says to implement the enclosing function as its docstring describes.

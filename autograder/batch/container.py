@@ -35,11 +35,10 @@ DEFAULT_IMAGE = "localhost/dlkit-grader:latest"
 PODMAN = ["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs"]
 RESULTS_PATH = "/autograder/results/results.json"
 #: Capabilities the root grader keeps (all others dropped; no-new-privileges; the worker it
-#: starts drops every capability and its uid).  SETUID/SETGID: drop the worker to its uid
-#: (CONTAINERS.md).  CHOWN, FOWNER, DAC_OVERRIDE: the grader hands the worker its own folder
-#: (``sandbox.client`` chowns it to the worker uid, then still manages it); without them
-#: grading fails with "Operation not permitted".  KILL: stop the worker's processes.
-CAP_ADD = ["SETUID", "SETGID", "CHOWN", "FOWNER", "DAC_OVERRIDE", "KILL"]
+#: starts drops every capability and its uid): exactly SETUID/SETGID, to drop the worker to
+#: its uid (CONTAINERS.md).  Without CHOWN the grader hands the worker its folder by mode
+#: (``sandbox.client``); the worker's own uid kills its test processes (the zygote does).
+CAP_ADD = ["SETUID", "SETGID"]
 ASSIGNMENT_IN_IMAGE = "/autograder/source/batch-assignment.toml"
 LOG_KEEP_BYTES = 256 * 1024
 API_TIMEOUT_S = 120

@@ -28,7 +28,7 @@ from . import slots
 MAX_RESULTS_BYTES = 32 * 2**20
 LOG_TAIL_BYTES = 64 * 1024
 
-DEFAULT_CONTAINER = {"memory_mb": 6144, "pids": 1024, "cpus": 1.0, "timeout_s": 1800.0,
+DEFAULT_CONTAINER = {"memory_mb": 6144, "pids": 1024, "cpus": 2.0, "timeout_s": 1800.0,
                      "nofile": 1024, "nproc": 4096}
 
 

@@ -154,8 +154,13 @@ def feedback_markdown(rec: dict[str, Any]) -> str:
                    if score is not None else "")
             lines.append(f"| {name} | {pts} | {t.get('status', '')} |")
         lines.append("")
-        for t in shown:
-            if t.get("status") == "failed" and t.get("output"):
+        failed = [t for t in shown if t.get("status") == "failed"]
+        for title, group in (("What failed", failed),
+                             ("Other tests", [t for t in shown if t not in failed])):
+            group = [t for t in group if t.get("output")]
+            if group:
+                lines += [f"## {title}", ""]
+            for t in group:
                 lines += [f"### {t.get('name', '')}", "", "```", t["output"].rstrip(), "```", ""]
     if doc.get("leaderboard"):
         lines += ["## Leaderboard", ""] + [f"* {e['name']}: {e['value']}" for e in doc["leaderboard"]] + [""]
