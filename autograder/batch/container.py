@@ -62,8 +62,10 @@ class PodmanService:
         conf.write_text('[containers]\ndefault_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]\n')
         env = {**os.environ, "CONTAINERS_CONF": str(conf)}
         self.log = open(self.dir / "service.log", "wb")
+        # cwd: the service's own folder (conmon drops an "oom" file into the current folder
+        # when a container's process is OOM-killed)
         self.proc = subprocess.Popen([*PODMAN, "system", "service", "--time=0", self.url],
-                                     env=env, stdin=subprocess.DEVNULL, stdout=self.log,
+                                     env=env, cwd=self.dir, stdin=subprocess.DEVNULL, stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + wait_s
         while time.monotonic() < deadline:
