@@ -249,3 +249,4 @@ def test_backends_agree_and_memory_exhaustion_costs_only_its_tests(image, tmp_pa
     assert 0 < recs["hog"]["results"]["score"] < 10.0
     text = json.dumps(recs["hog"]["results"])
     assert "out of memory" in text or "MemoryError" in text, text[:3000]
+    assert not (KIT / "oom").exists(), "the engine left a file in the kit's folder"
