@@ -208,3 +208,14 @@ def trusted_function(name: str, **params: Any) -> TrustedFunction:
     """A function from the fixed trusted family, built from data (e.g. ``f`` for
     ``numerical_gradient``); callable here and passable into the sandbox by name."""
     return TrustedFunction(name, params)
+
+
+def self_check(reason: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a public test as a self-check for students that carries no points when grading
+    (weight 0, gradescope-utils' ``__weight__`` attribute), e.g. a golden that depends on one of
+    several initialisations ASSIGNMENT.md allows.  It still runs and its result is shown."""
+    def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.__weight__ = 0            # type: ignore[attr-defined]
+        fn.__self_check__ = reason   # type: ignore[attr-defined]
+        return fn
+    return mark

@@ -131,7 +131,8 @@ def _test_output(o: Outcome, index: int, total: int, show_stdout: bool, dependen
         if o.doc:
             lines.append(f"What it checks: {o.doc}")
     else:
-        lines.append(f"Public test {o.name}: {'passed' if o.passed else 'failed'}.")
+        lines.append(f"Public test {o.name}: {'passed' if o.passed else 'failed'}."
+                     + (" (A self-check: it carries no points.)" if o.weight == 0 else ""))
         if o.doc:
             lines.append(o.doc)
     if not o.passed or o.fraction < 1.0:
