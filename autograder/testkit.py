@@ -166,16 +166,28 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
 
 def numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray,
                              df: np.ndarray, h: float = 1e-5) -> np.ndarray:
-    """Centred-difference gradient of ``sum(f(x) * df)`` w.r.t. ``x``; ``x`` is restored."""
+    """Centred-difference gradient of ``sum(f(x) * df)`` w.r.t. ``x``; ``x`` is restored.
+
+    ``f``'s output is converted on the trusted side (:func:`to_array`) and must have ``df``'s
+    shape; otherwise :class:`CheckFailed` says what came back."""
     grad = np.zeros_like(x, dtype=np.float64)
+    df = np.asarray(df, dtype=np.float64)
+
+    def value() -> np.ndarray:
+        out = to_array(f(x), "the function's output")
+        if out.shape != df.shape:
+            raise CheckFailed(f"the function's output has shape {out.shape}; expected {df.shape} "
+                              f"(the shape of the upstream gradient)")
+        return out.copy()
+
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:
         ix = it.multi_index
         old = x[ix]
         x[ix] = old + h
-        pos = np.array(f(x), dtype=np.float64, copy=True)
+        pos = value()
         x[ix] = old - h
-        neg = np.array(f(x), dtype=np.float64, copy=True)
+        neg = value()
         x[ix] = old
         grad[ix] = np.sum((pos - neg) * df) / (2 * h)
         it.iternext()

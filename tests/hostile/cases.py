@@ -97,7 +97,7 @@ CASES: list[Case] = [
          "            try:\n                open(p, 'a').write('beat')\n            except OSError:\n                pass\n"
          "        time.sleep(0.05)\n"
          "def _attack(*a):\n    threading.Thread(target=_beat, daemon=False).start()\n    return np.zeros((1, 1))\n",
-         r"has shape|max relative error|expected",
+         r"has shape|max relative error|expected|must return a tuple",
          control=("import os, time\nfrom src.layers import _attack\n_attack(); time.sleep(0.3)\n"
                   "print('CONTROL-OK' if os.path.exists(MARKER + '/thread') else 'no beat'); os._exit(0)\n")),
     # ------------------------------------------------------------------ memory, output, files
@@ -158,7 +158,7 @@ CASES: list[Case] = [
          "            with open(p, 'w') as f:\n                json.dump({{'score': 1000, 'tests': []}}, f)\n"
          "            done.append(p)\n        except OSError:\n            pass\n    return done\n"
          "def _attack(*a):\n    _forge()\n    return np.zeros((1, 1))\n",
-         r"has shape|max relative error|expected",
+         r"has shape|max relative error|expected|must return a tuple",
          control=("import os\nfrom src.layers import _forge\ndone = _forge()\n"
                   "print('CONTROL-OK' if MARKER + '/results.json' in done else done)\nos.remove(MARKER + '/results.json')\n")),
     # ------------------------------------------------------------------ forged and odd return values
