@@ -178,7 +178,7 @@ def numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarra
         if out.shape != df.shape:
             raise CheckFailed(f"the function's output has shape {out.shape}; expected {df.shape} "
                               f"(the shape of the upstream gradient)")
-        return out.copy()
+        return out                  # to_array already returned a fresh copy
 
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:
