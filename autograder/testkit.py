@@ -24,7 +24,8 @@ from .student import StudentError, TrustedFunction
 
 __all__ = [
     "rel_error", "to_array", "to_scalar", "assert_shape", "assert_close", "assert_scalar_close",
-    "assert_unchanged", "numerical_gradient", "numerical_gradient_array", "raises",
+    "assert_unchanged", "numerical_gradient", "numerical_gradient_array",
+    "numerical_param_gradients", "numerical_gradient_of", "raises",
     "trusted_function", "StudentError", "CheckFailed",
 ]
 
@@ -192,6 +193,89 @@ def numerical_gradient_array(f: Callable[[np.ndarray], np.ndarray], x: np.ndarra
         grad[ix] = np.sum((pos - neg) * df) / (2 * h)
         it.iternext()
     return grad
+
+
+def _probe(target: Any, args: tuple[Any, ...], kwargs: dict[str, Any], wrt: dict[str, Any],
+           h: float, index: int | None, df: Any, what: str) -> dict[str, Any]:
+    """Raw probe values of ``target`` (:mod:`autograder.worker.probes`): made in the worker in
+    one request for sandboxed targets, in this process for a student's own ``pytest``."""
+    from .sandbox import remote
+    from .worker import probes
+    try:
+        if isinstance(target, remote._RemoteMethod):
+            obj = target._obj
+            return obj._call.probe(obj._where(target._name), args, kwargs, wrt, h, index, df,
+                                   handle=obj._hid, attr=target._name)
+        if isinstance(target, remote.RemoteObject):
+            return target._call.probe(target._where(), args, kwargs, wrt, h, index, df,
+                                      handle=target._hid)
+        if isinstance(target, remote.RemotePath):
+            return target._call.probe(target._path, args, kwargs, wrt, h, index, df,
+                                      path=target._path)
+        return probes.probe(target, list(args), dict(kwargs), wrt, h=h, index=index, df=df,
+                            owner=getattr(target, "__self__", None), what=what)
+    except probes.ProbeError as exc:
+        raise CheckFailed(str(exc)) from None
+    except StudentError as exc:
+        if exc.type_name == "ProbeError":
+            raise CheckFailed(exc.message) from None
+        raise
+
+
+def _centred(values: Any, key: str, shape: tuple[int, ...], h: float, name: str) -> np.ndarray:
+    """The centred difference from a probe's reply (:func:`autograder.worker.probes.probe`):
+    ``(plus - minus) / 2h`` or ``delta / 2h``, the arrays' shapes checked first."""
+    entry = values.get(key) if isinstance(values, dict) else None
+    if not isinstance(entry, dict) or not ({"plus", "minus"} <= set(entry) or "delta" in entry):
+        raise CheckFailed(f"the numerical gradient of {name} could not be computed "
+                          f"(no values came back)")
+    if "delta" in entry:
+        return assert_shape(f"the change of the output for {name}", entry["delta"], shape) / (2 * h)
+    plus = assert_shape(f"f(x + h) for {name}", entry["plus"], shape)
+    minus = assert_shape(f"f(x - h) for {name}", entry["minus"], shape)
+    return (plus - minus) / (2 * h)
+
+
+def numerical_param_gradients(method: Any, *args: Any, index: int | None = None,
+                              attr: str = "params", keys: list[str] | None = None,
+                              h: float = 1e-5, **kwargs: Any) -> dict[str, np.ndarray]:
+    """Centred-difference gradient of ``method(*args, **kwargs)[index]`` (a scalar, e.g.
+    ``model.loss(X, y)[0]``) w.r.t. every entry of the dict ``model.<attr>`` (float64).
+
+    ``method`` is a bound method of the model (``model.loss``).  Each evaluation sets
+    ``model.params`` to float64 copies with one entry moved by ±h; afterwards ``model.params``
+    holds the unperturbed float64 copies.  Through the sandbox the evaluations run in the worker
+    in one request; only the raw values come back, and the differences are computed here.
+    """
+    owner = getattr(method, "_obj", None) or getattr(method, "__self__", None)
+    if owner is None:
+        raise TypeError("numerical_param_gradients needs a bound method such as model.loss")
+    current = getattr(owner, attr)
+    if not isinstance(current, dict):
+        raise CheckFailed(f"{attr} must be a dict of arrays, got {_describe(current)}")
+    params = {str(k): to_array(v, f"{attr}[{k!r}]") for k, v in current.items()}
+    names = sorted(params) if keys is None else list(keys)
+    values = _probe(method, args, kwargs, {"attr": attr, "keys": names}, h, index, None,
+                    f"{getattr(method, '__name__', 'the method')}")
+    return {k: _centred(values, k, params[k].shape, h, f"{attr}[{k!r}]") for k in names}
+
+
+def numerical_gradient_of(fn: Any, args: tuple[Any, ...], wrt: int | str, df: Any = None, *,
+                          index: int | None = None, h: float = 1e-5,
+                          kwargs: dict[str, Any] | None = None) -> np.ndarray:
+    """Centred-difference gradient of ``fn(*args, **kwargs)`` w.r.t. argument ``wrt`` (a
+    position or a keyword name), float64: of the scalar output (``[index]`` first if given)
+    or, with ``df``, of ``sum(output * df)``.  Like :func:`numerical_gradient_array` with the
+    evaluations made next to the student code in one request (see
+    :func:`numerical_param_gradients`)."""
+    kwargs = dict(kwargs or {})
+    x = args[wrt] if isinstance(wrt, int) else kwargs[wrt]
+    shape = to_array(x, "the input").shape
+    spec = {"arg": wrt} if isinstance(wrt, int) else {"kwarg": wrt}
+    df_arr = None if df is None else to_array(df, "the upstream gradient")
+    values = _probe(fn, tuple(args), kwargs, spec, h, index, df_arr,
+                    getattr(fn, "__name__", "the function"))
+    return _centred(values, "x", shape, h, f"argument {wrt!r}")
 
 
 @contextlib.contextmanager

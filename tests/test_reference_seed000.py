@@ -67,6 +67,29 @@ def digits(ref):
     return ref.data_utils.get_CIFAR10_data()
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"num_training": 50}, {"subtract_mean": False},
+                                    {"num_training": 500, "num_validation": 100, "num_test": 30}])
+def test_digits_data_equals_enlarging_first_then_centring(ref, kwargs):
+    """get_CIFAR10_data centres the 8x8 digits and enlarges them last; that must give exactly
+    the numbers of the documented order (digits_as_cifar, mean image, transpose)."""
+    du = ref.data_utils
+    raw = du._load_public_split(du.datasets_dir(), "digits")
+    n_tr = kwargs.get("num_training", 49000)
+    n_val = kwargs.get("num_validation", 1000)
+    X_train = du.digits_as_cifar(raw["train_images"])[:n_tr]
+    X_val = du.digits_as_cifar(raw["val_images"])[:n_val]
+    X_test = X_val[:kwargs.get("num_test", 1000)].copy()
+    if kwargs.get("subtract_mean", True):
+        mean = np.mean(X_train, axis=0)
+        X_train, X_val, X_test = X_train - mean, X_val - mean, X_test - mean
+    got = du.get_CIFAR10_data(**kwargs)
+    for name, want in (("X_train", X_train), ("X_val", X_val), ("X_test", X_test)):
+        want = want.transpose(0, 3, 1, 2)
+        assert got[name].dtype == np.float64 and got[name].flags["C_CONTIGUOUS"]
+        np.testing.assert_array_equal(got[name], want, err_msg=name)
+    np.testing.assert_array_equal(got["y_train"], raw["train_labels"][:n_tr].astype(np.int64))
+
+
 def _accuracy(model, X, y) -> float:
     return float(np.mean(np.argmax(model.loss(X), axis=1) == y))
 

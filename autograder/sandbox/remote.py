@@ -102,6 +102,30 @@ class RemoteCall:
             raise SandboxFailure("protocol", f"{where}: {exc}") from None
         return value
 
+    def probe(self, where: str, args: tuple[Any, ...], kwargs: dict[str, Any], wrt: dict[str, Any],
+              h: float, index: int | None, df: Any, *, path: str | None = None,
+              handle: int | None = None, attr: str | None = None) -> Any:
+        """The worker's :func:`autograder.worker.probes.probe` of one call (raw values only:
+        the caller checks and differences them)."""
+        blobs: list[bytes] = []
+        doc: dict[str, Any] = {"op": "probe", "where": where,
+                               "args": [self.encode(a, blobs) for a in args],
+                               "kwargs": self.encode(dict(kwargs), blobs) if kwargs else _empty_kwargs(),
+                               "wrt": protocol.encode_value(wrt, blobs), "h": float(h),
+                               "index": index,
+                               "df": None if df is None else self.encode(df, blobs)}
+        if path is not None:
+            doc["path"] = path
+        else:
+            doc["handle"] = handle
+            if attr:
+                doc["attr"] = attr
+        reply, reply_blobs = self._send(doc, blobs, where)
+        try:
+            return self.decode(reply.get("value"), reply_blobs, where)
+        except protocol.ProtocolError as exc:
+            raise SandboxFailure("protocol", f"{where}: {exc}") from None
+
     def _copy_back(self, target: Any, state: Any, blobs: list[bytes], where: str) -> None:
         if state is None:
             return

@@ -9,6 +9,9 @@ Requests (JSON documents, see :mod:`.protocol`):
 ``{"op": "getattr", "handle": 3, "attr": "params"}`` / ``{"op": "getattr", "path": "..."}``
 ``{"op": "setattr", "handle": 3, "attr": "params", "value": ...}``
 ``{"op": "seed", "value": 231 | numpy state}``
+``{"op": "probe", <a call's target, args, kwargs>, "wrt": {...}, "h": 1e-5, "index": 0, "df": ...}``
+    the call's values at ``x ± h`` for every entry of one input (:mod:`.probes`): the raw
+    values of a numerical gradient check, made here in one request instead of two per entry;
 ``{"op": "ping"}``
 
 Replies: ``{"ok": true, "value": ..., "after": {"args": [...], "kwargs": {...}},
@@ -33,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from . import compat, protocol, trusted_functions
+from . import compat, probes, protocol, trusted_functions
 
 MAX_REQUEST = 1 << 31
 MESSAGE_CAP = 2000
@@ -187,6 +190,24 @@ class Server:
         return ({"ok": True, "value": value,
                  "after": {"args": after[:len(arg_list)],
                            "kwargs": dict(zip(kw_names, after[len(arg_list):]))}}, out_blobs)
+
+    def op_probe(self, doc: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
+        args = protocol.decode_value(doc.get("args", []), blobs, self._special)
+        kwargs = protocol.decode_value(doc.get("kwargs", {"$d": [], "k": "dict"}), blobs, self._special)
+        owner = None
+        if "handle" in doc:
+            owner = self.handles[doc["handle"]]
+            fn = getattr(owner, doc["attr"]) if doc.get("attr") else owner
+        else:
+            fn = self.resolve(doc["path"])
+        wrt = protocol.decode_value(doc["wrt"], blobs)
+        df = protocol.decode_value(doc["df"], blobs) if doc.get("df") is not None else None
+        index = doc.get("index")
+        values = probes.probe(fn, list(args), dict(kwargs), dict(wrt), h=float(doc.get("h", 1e-5)),
+                              index=int(index) if index is not None else None, df=df,
+                              owner=owner, what=str(doc.get("where", "the function"))[:200])
+        out_blobs: list[bytes] = []
+        return {"ok": True, "value": protocol.encode_value(values, out_blobs)}, out_blobs
 
     def op_getattr(self, doc: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         if "handle" in doc:

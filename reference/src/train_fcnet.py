@@ -21,9 +21,9 @@ def main():
     model = FullyConnectedNet([100], weight_scale=1e-3)
     solver = Solver(model, data,
                     update_rule="sgd",
-                    optim_config={"learning_rate": 1e-3},
+                    optim_config={"learning_rate": 2e-3},
                     lr_decay=0.95,
-                    num_epochs=10, batch_size=100,
+                    num_epochs=5, batch_size=100,
                     print_every=50, verbose=True)
     # END SOLUTION
     solver.train()

@@ -7,7 +7,7 @@ errors printed the way the handout does.
 import numpy as np
 import pytest
 
-from autograder.testkit import assert_close, assert_unchanged, numerical_gradient_array
+from autograder.testkit import assert_close, assert_unchanged, numerical_gradient_of
 
 pytestmark = pytest.mark.question("Q1")
 
@@ -68,10 +68,11 @@ def test_linear_backward_matches_numerical_gradient(student):
     b = rs.randn(5)
     dout = rs.randn(10, 5)
 
+    # centred differences of sum(linear_forward(x, w, b) * dout) in each argument
     forward = student.layers.linear_forward
-    dx_num = numerical_gradient_array(lambda x_: forward(x_, w, b), x, dout)
-    dw_num = numerical_gradient_array(lambda w_: forward(x, w_, b), w, dout)
-    db_num = numerical_gradient_array(lambda b_: forward(x, w, b_), b, dout)
+    dx_num = numerical_gradient_of(forward, (x, w, b), 0, dout)
+    dw_num = numerical_gradient_of(forward, (x, w, b), 1, dout)
+    db_num = numerical_gradient_of(forward, (x, w, b), 2, dout)
 
     dx, dw, db = student.layers.linear_backward(dout, x, w, b)
 
@@ -96,7 +97,7 @@ def test_relu_backward_matches_numerical_gradient(student):
     rs = np.random.RandomState(395)
     x = rs.randn(10, 10)   # no entry is exactly 0, where the subgradient is a convention
     dout = rs.randn(*x.shape)
-    dx_num = numerical_gradient_array(lambda x_: student.layers.relu_forward(x_), x, dout)
+    dx_num = numerical_gradient_of(student.layers.relu_forward, (x,), 0, dout)
     dx = student.layers.relu_backward(dout, x)
     e = assert_close("dX", dx, dx_num, 1e-10, "the shape of X")
     print("dX relative difference:", e)

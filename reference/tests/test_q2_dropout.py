@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from autograder.testkit import (CheckFailed, assert_close, assert_shape, assert_unchanged,
-                                numerical_gradient_array, to_array)
+                                numerical_gradient_of, to_array)
 
 pytestmark = pytest.mark.question("Q2")
 
@@ -92,8 +92,8 @@ def test_dropout_backward_uses_the_forward_mask(student):
     # out = X * m elementwise, so dX = dout * m = dout * out / X
     e_mask = assert_close("dX", dx, dout * out / x, 1e-12,
                           "dout times the mask (with its 1/(1-p) scaling) of the forward pass")
-    dx_num = numerical_gradient_array(
-        lambda xx: student.layers.dropout_forward(xx, p=p, train=True, seed=SEED)[0], x, dout)
+    dx_num = numerical_gradient_of(student.layers.dropout_forward, (x,), 0, dout, index=0,
+                                   kwargs={"p": p, "train": True, "seed": SEED})
     e_train = assert_close("dX vs numerical gradient", dx, dx_num, 1e-9,
                            "the shape of X")
     print("dx train relative error (vs dout * mask):", e_mask)

@@ -13,7 +13,7 @@ import pytest
 
 from autograder.student import StudentError
 from autograder.testkit import (CheckFailed, assert_close, assert_scalar_close, assert_shape,
-                                numerical_gradient, self_check, to_array, to_scalar)
+                                numerical_param_gradients, self_check, to_array, to_scalar)
 
 pytestmark = pytest.mark.question("Q4")
 
@@ -42,18 +42,9 @@ def _handout_model(student, reg, **kwargs):
 
 
 def _numerical_grads(model, X, y):
-    """Centred-difference gradient of model.loss(X, y)[0] for every parameter (float64)."""
-    params = {k: to_array(v, f"params[{k!r}]") for k, v in model.params.items()}
-    grads = {}
-    for name in sorted(params):
-        def f(value, name=name):
-            trial = dict(params)
-            trial[name] = value
-            model.params = trial
-            return to_scalar(model.loss(X, y)[0], "loss")
-        grads[name] = numerical_gradient(f, params[name].copy())
-    model.params = params
-    return grads
+    """Centred-difference gradient of model.loss(X, y)[0] for every parameter (float64); the
+    model's params are moved one entry at a time and restored afterwards."""
+    return numerical_param_gradients(model.loss, X, y, index=0)
 
 
 def _check_grads(model, X, y, tol):

@@ -97,13 +97,29 @@ def _load_public_split(root, name):
     return arrays
 
 
-def _load_digits_public(root):
+def _enlarged(x):
+    """(N, 8, 8) -> (N, 3, 32, 32): each pixel a 4x4 block, repeated over 3 channels."""
+    out = np.empty((len(x), 3, 8, 4, 8, 4), dtype=np.float64)
+    out[...] = x[:, None, :, None, :, None]
+    return out.reshape(len(x), 3, 32, 32)
+
+
+def _digits_data(root, num_training, num_validation, num_test, subtract_mean):
+    """get_CIFAR10_data for digits.  The same numbers as enlarging first (digits_as_cifar),
+    then subtracting the mean image and transposing, computed at 8x8 and enlarged last: every
+    pixel of a 4x4 block and every channel averages the same values, so it is 48x less work."""
     arrays = _load_public_split(root, "digits")
-    Xtr = digits_as_cifar(arrays["train_images"])
-    Xval = digits_as_cifar(arrays["val_images"])
-    ytr = arrays["train_labels"].astype(np.int64)
-    yval = arrays["val_labels"].astype(np.int64)
-    return Xtr, ytr, Xval, yval
+    X_train = np.asarray(arrays["train_images"], dtype=np.float64)[:num_training] * (255.0 / 16.0)
+    X_val = np.asarray(arrays["val_images"], dtype=np.float64)[:num_validation] * (255.0 / 16.0)
+    y_train = arrays["train_labels"].astype(np.int64)[:num_training]
+    y_val = arrays["val_labels"].astype(np.int64)[:num_validation]
+    X_test, y_test = X_val[:num_test].copy(), y_val[:num_test].copy()
+    if subtract_mean:
+        mean_image = np.mean(X_train, axis=0)
+        X_train, X_val, X_test = X_train - mean_image, X_val - mean_image, X_test - mean_image
+    return {"X_train": _enlarged(X_train), "y_train": y_train,
+            "X_val": _enlarged(X_val), "y_val": y_val,
+            "X_test": _enlarged(X_test), "y_test": y_test}
 
 
 def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
@@ -132,10 +148,7 @@ def get_CIFAR10_data(num_training=49000, num_validation=1000, num_test=1000,
         X_val, y_val = X_all[n_train:n_train + n_val], y_all[n_train:n_train + n_val]
         X_test, y_test = X_test[:num_test], y_test[:num_test]
     elif name == "digits":
-        X_train, y_train, X_val, y_val = _load_digits_public(root)
-        X_train, y_train = X_train[:num_training], y_train[:num_training]
-        X_val, y_val = X_val[:num_validation], y_val[:num_validation]
-        X_test, y_test = X_val[:num_test].copy(), y_val[:num_test].copy()
+        return _digits_data(root, num_training, num_validation, num_test, subtract_mean)
     else:
         raise ValueError("get_CIFAR10_data: data set %r has no CIFAR-shaped form; expected "
                          "'cifar10' or 'digits' (set DLKIT_DATASET)" % name)
