@@ -62,7 +62,11 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     print(f"{cfg.path}: valid; {len(cfg.questions)} question(s), {total:g} points"
           + (f" + {bonus:g} bonus" if bonus else ""))
     for q in cfg.questions:
-        print(f"  {q.id:>4}  {q.points:>5g}{' (bonus)' if q.bonus else '        '}  {q.title}")
+        print(f"  {q.id:>4}  {q.points:>5g}{' (bonus)' if q.bonus else '        '}  {q.title}"
+              f"  [tests: {cfg.question_budget_s(q.id):g} s]")
+    print(f"Grading one submission takes at most {cfg.time_bound_s():g} s (tests "
+          f"{cfg.tests_timeout_s:g} s at most, saved models, start-up); Gradescope's autograder "
+          f"timeout must be above it.")
     return 0
 
 

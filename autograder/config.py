@@ -27,10 +27,17 @@ from . import paths
 SCHEMA_PATH = paths.PACKAGE_DIR / "schemas" / "assignment.schema.json"
 
 DEFAULT_LIMITS: dict[str, float] = {
-    "test_timeout_s": 10, "cpu_s": 30, "memory_mb": 2048, "max_processes": 64,
+    "test_timeout_s": 10, "question_timeout_s": 60, "cpu_s": 30, "memory_mb": 2048, "max_processes": 64,
     "max_file_mb": 64, "max_open_files": 256, "max_output_kb": 64, "max_output_mb": 16,
     "max_reply_mb": 256,
 }
+
+
+#: Default ``[assignment] tests_timeout_s``: wall-clock seconds all the tests of one submission
+#: may spend in student code together (the reference needs about 45 s for the whole assignment).
+DEFAULT_TESTS_TIMEOUT_S = 420.0
+#: Seconds allowed, in :meth:`Assignment.time_bound_s`, for intake, worker starts and results.
+STARTUP_ALLOWANCE_S = 60.0
 
 
 class ConfigError(ValueError):
@@ -42,6 +49,7 @@ class Limits:
     """Per-test resource limits of the student worker."""
 
     test_timeout_s: float
+    question_timeout_s: float
     cpu_s: float
     memory_mb: int
     max_processes: int
@@ -90,6 +98,21 @@ class Assignment:
     questions: tuple[Question, ...]
     path: Path
     raw: dict[str, Any]
+    tests_timeout_s: float = DEFAULT_TESTS_TIMEOUT_S
+
+    def question_budget_s(self, qid: str) -> float:
+        """Wall-clock seconds all the tests of question ``qid`` may spend in student code
+        together: its ``question_timeout_s``, and never less than one test's ``test_timeout_s``."""
+        limits = self.question(qid).limits
+        return float(max(limits.question_timeout_s, limits.test_timeout_s))
+
+    def time_bound_s(self) -> float:
+        """An upper bound on grading one submission: the tests' budget (each question's budget
+        summed, at most ``tests_timeout_s``), every saved model's ``total_timeout_s``, and
+        :data:`STARTUP_ALLOWANCE_S` for intake, worker starts and writing results."""
+        tests = min(self.tests_timeout_s, sum(self.question_budget_s(q.id) for q in self.questions))
+        models = sum(float(q.model.get("total_timeout_s", 120)) for q in self.questions if q.model)
+        return tests + models + STARTUP_ALLOWANCE_S
 
     def question(self, qid: str) -> Question:
         for q in self.questions:
@@ -192,7 +215,8 @@ def parse(data: dict[str, Any], path: Path, reference: Path | None) -> Assignmen
     return Assignment(name=settings["name"], salt=settings["salt"],
                       dataset=settings.get("dataset", "digits"),
                       show_stdout=bool(settings.get("show_stdout", False)),
-                      questions=tuple(questions), path=Path(path), raw=data)
+                      questions=tuple(questions), path=Path(path), raw=data,
+                      tests_timeout_s=float(settings.get("tests_timeout_s", DEFAULT_TESTS_TIMEOUT_S)))
 
 
 def load(path: Path | str | None = None, reference: Path | None = None) -> Assignment:

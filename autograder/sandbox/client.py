@@ -130,12 +130,18 @@ def _describe_death(status: dict[str, Any] | None, limits: Limits, where: str) -
 class Session:
     """One forked child serving one test."""
 
-    def __init__(self, worker: "Worker", limits: Limits, label: str):
+    def __init__(self, worker: "Worker", limits: Limits, label: str, cap_s: float | None = None,
+                 cap_reason: str = ""):
         self.worker = worker
         self.limits = limits
         self.label = label
         self.report = SessionReport()
         self.budget = float(limits.test_timeout_s)
+        # a grading time budget (grading/budget.py) may leave this test less than its own limit
+        self.cap_reason = cap_reason if cap_s is not None and cap_s < self.budget else ""
+        if self.cap_reason:
+            self.budget = float(cap_s)
+        self.initial_budget = self.budget
         self.dead: SandboxFailure | None = None
         self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_fd, write_fd = os.pipe()
@@ -183,6 +189,9 @@ class Session:
         except socket.timeout:
             if per_call:
                 self._die("timeout", f"timed out after {timeout:g} s in {where} (the per-call limit)")
+            if self.cap_reason:
+                self._die("timeout", f"timed out after {self.initial_budget:.3g} s in {where} (what "
+                                     f"was left of {self.cap_reason})")
             self._die("timeout", f"timed out after {self.limits.test_timeout_s:g} s in {where} "
                                  f"(the per-test time limit)")
         except (EOFError, ConnectionError, BrokenPipeError):
@@ -418,5 +427,8 @@ class Worker:
         except SandboxFailure:
             return None
 
-    def session(self, limits: Limits | None = None, label: str = "") -> Session:
-        return Session(self, limits or self.limits, label)
+    def session(self, limits: Limits | None = None, label: str = "", cap_s: float | None = None,
+                cap_reason: str = "") -> Session:
+        """A forked child for one test; ``cap_s`` (with its ``cap_reason``) lowers the test's
+        time limit to what is left of a grading time budget."""
+        return Session(self, limits or self.limits, label, cap_s, cap_reason)

@@ -184,7 +184,9 @@ CASES: list[Case] = [
     Case("wrong_dtype", "import numpy as np\ndef _attack(*a):\n    return np.array([['a', 'b']])\n",
          r"expected a numeric array|must return a tuple", control=None),
     Case("gigantic_array", "import numpy as np\ndef _attack(*a):\n    return np.ones(100 * 2**20 // 8)\n",
-         r"exceeds the limit of 64 MB|MemoryError", control=None),
+         # the array is refused where it would cross; a gradient check made next to the student
+         # code (worker/probes.py) never sends it and names its wrong shape instead
+         r"exceeds the limit of 64 MB|MemoryError|has shape \(13107200,\)", control=None),
     # ------------------------------------------------------------------ the worker's own runtime
     Case("monkeypatch_numpy",
          "import numpy\nnumpy.allclose = lambda *a, **k: True\nnumpy.array_equal = lambda *a, **k: True\n"
