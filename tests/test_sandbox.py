@@ -72,6 +72,10 @@ ATTACKS = textwrap.dedent('''
     def add(a, b):
         return a + b
 
+    def draw():
+        import random
+        return np.random.rand(3), random.random()
+
     def write_results(path):
         with open(path, "w") as f:
             f.write('{"score": 1000}')
@@ -266,3 +270,27 @@ def test_each_test_gets_a_fresh_process(worker):
         pids.add(session.pid)
         session.close()
     assert len(pids) == 3
+
+
+def test_each_test_draws_fresh_random_numbers_unless_it_seeds(worker):
+    """The zygote imports numpy.random once; each child reseeds it (and ``random``) from fresh
+    entropy, so unseeded tests do not all see the zygote's stream, while seeding stays exact."""
+    draws = []
+    for _ in range(2):
+        session = worker.session()
+        try:
+            draws.append(RemoteStudent(session).attack.draw())
+        finally:
+            session.close()
+    assert not np.array_equal(draws[0][0], draws[1][0]) and draws[0][1] != draws[1][1]
+    seeded = []
+    for _ in range(2):
+        session = worker.session()
+        try:
+            st = RemoteStudent(session)
+            st.seed(7)
+            seeded.append(st.attack.draw())
+        finally:
+            session.close()
+    assert np.array_equal(seeded[0][0], seeded[1][0]) and seeded[0][1] == seeded[1][1]
+    assert np.array_equal(seeded[0][0], np.random.RandomState(7).rand(3))
