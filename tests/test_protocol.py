@@ -131,3 +131,66 @@ def test_deep_nesting_and_unknown_forms_are_refused():
         protocol.decode_value({"$h": 1}, [])
     with pytest.raises(protocol.ProtocolError, match="out of range"):
         protocol.decode_value({"$a": 5}, [])
+
+
+def test_received_arrays_are_writable_aligned_views_of_the_frame():
+    arrays = [np.arange(7, dtype=np.int8), np.linspace(0, 1, 13), np.ones((3, 5), np.complex128)]
+    blobs: list = []
+    node = protocol.encode_value(arrays, blobs)
+    doc, out_blobs = _through_socket({"v": node}, blobs)
+    out = protocol.decode_value(doc["v"], out_blobs)
+    for got, sent in zip(out, arrays):
+        assert got.flags.writeable and got.flags.aligned
+        assert got.base is not None                  # a view of the received buffer, no copy
+        assert got.dtype == sent.dtype and np.array_equal(got, sent)
+    out[0][:] = 0                                    # writing one array leaves the others alone
+    assert np.array_equal(out[1], arrays[1]) and np.array_equal(out[2], arrays[2])
+
+
+def test_a_frame_naming_one_blob_twice_decodes_to_independent_arrays():
+    blobs = [protocol.array_to_blob(np.zeros(4))]
+    doc, out_blobs = _through_socket({"v": [{"$a": 0}, {"$a": 0}]}, blobs)
+    first, second = protocol.decode_value(doc["v"], out_blobs)
+    first[0] = 1.0
+    assert second[0] == 0.0 and not np.shares_memory(first, second)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: np.asfortranarray(np.arange(12.0).reshape(3, 4)),
+    lambda: np.arange(24.0).reshape(4, 6)[::2, 1::2],            # neither C nor F contiguous
+    lambda: np.array(["ab", "c"]), lambda: np.array(3.5), lambda: np.zeros((0, 3)),
+    lambda: np.arange(6, dtype=">i4").reshape(2, 3),              # big-endian
+])
+def test_layouts_and_byte_orders_round_trip_exactly(make):
+    arr = make()
+    out = roundtrip(arr)
+    assert out.dtype == arr.dtype and out.shape == arr.shape and np.array_equal(out, arr)
+
+
+def test_array_bytes_that_disagree_with_their_header_are_refused():
+    blob = bytes(protocol.array_to_blob(np.arange(10.0)))
+    with pytest.raises(protocol.ProtocolError, match="the data has"):
+        protocol.blob_to_array(blob[:-8])                          # one element short
+    with pytest.raises(protocol.ProtocolError, match="the data has"):
+        protocol.blob_to_array(blob + b"\0" * 8)                   # one element too many
+    bad_version = blob[:6] + bytes([9, 0]) + blob[8:]
+    with pytest.raises(protocol.ProtocolError, match="format version"):
+        protocol.blob_to_array(bad_version)
+    with pytest.raises(protocol.ProtocolError, match="not in .npy format"):
+        protocol.blob_to_array(b"\x80\x04K\x01.")                   # a pickle
+
+
+def test_send_frame_writes_the_same_bytes_as_pack():
+    blobs = [protocol.array_to_blob(np.random.RandomState(0).rand(300, 300)), b"xyz"]
+    doc = {"op": "call", "n": 1}
+    a, b = socket.socketpair()
+    with a, b:
+        expected = protocol.pack(doc, blobs)
+        import threading
+        sender = threading.Thread(target=protocol.send_frame, args=(a, doc, blobs))
+        sender.start()
+        received = bytearray()
+        while len(received) < len(expected):
+            received += b.recv(1 << 20)
+        sender.join()
+    assert bytes(received) == expected

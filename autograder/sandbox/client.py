@@ -181,10 +181,10 @@ class Session:
 
         try:
             check()
-            data = protocol.pack(doc, blobs)
+            parts = protocol.frame_parts(doc, blobs)
             if self.worker.wire_tap is not None:
-                self.worker.wire_tap(data)
-            self.sock.sendall(data)
+                self.worker.wire_tap(b"".join(parts))
+            protocol.send_parts(self.sock, parts)
             reply, reply_blobs = protocol.recv_frame(self.sock, self.limits.max_reply_mb * 2**20, check)
         except socket.timeout:
             if per_call:

@@ -59,90 +59,198 @@ class ProtocolError(Exception):
 
 
 # ----------------------------------------------------------------------------- framing
-def pack(doc: dict[str, Any], blobs: list[bytes]) -> bytes:
-    """One frame holding JSON ``doc`` and ``blobs``."""
+#: Blobs start at multiples of this many bytes from the payload's start (the JSON part is padded
+#: with spaces, each blob but the last with zero bytes), so arrays decode as aligned views of the
+#: received buffer instead of copies.
+ALIGN = 64
+#: Parts of a frame smaller than this are joined before sending (fewer system calls).
+_SMALL = 1 << 16
+
+
+def _padding(offset: int) -> int:
+    return -offset % ALIGN
+
+
+def frame_parts(doc: dict[str, Any], blobs: list[Any]) -> list[Any]:
+    """The byte strings (bytes, bytearray or memoryview) that make one frame of JSON ``doc``
+    and ``blobs``, in order; :func:`pack` joins them, :func:`send_frame` sends them as they are."""
     doc = dict(doc)
-    doc["_blobs"] = [len(b) for b in blobs]
+    sizes = [memoryview(b).nbytes for b in blobs]
+    doc["_blobs"] = sizes
+    doc["_align"] = ALIGN
     head = json.dumps(doc, allow_nan=False, separators=(",", ":")).encode("utf-8")
-    payload_len = JSON_LEN.size + len(head) + sum(len(b) for b in blobs)
-    return b"".join([HEADER.pack(MAGIC, payload_len), JSON_LEN.pack(len(head)), head, *blobs])
+    head += b" " * _padding(JSON_LEN.size + len(head))     # JSON allows trailing spaces
+    parts: list[Any] = [JSON_LEN.pack(len(head)) + head]
+    for i, blob in enumerate(blobs):
+        parts.append(blob)
+        if i < len(blobs) - 1 and _padding(sizes[i]):
+            parts.append(bytes(_padding(sizes[i])))
+    payload_len = sum(memoryview(p).nbytes for p in parts)
+    parts[0] = HEADER.pack(MAGIC, payload_len) + parts[0]
+    return parts
 
 
-def _recv_exact(sock: socket.socket, n: int, deadline_check: Callable[[], None] | None) -> bytes:
-    chunks = []
-    remaining = n
-    while remaining:
+def pack(doc: dict[str, Any], blobs: list[Any]) -> bytes:
+    """One frame holding JSON ``doc`` and ``blobs``, as one byte string."""
+    return b"".join(frame_parts(doc, blobs))
+
+
+class FrameBlobs(list):
+    """The blobs of one received frame (views of its buffer).  Decoding gives the first use of
+    each blob a view and every further use a copy, so a frame that names one blob twice cannot
+    make two decoded arrays share memory."""
+
+    def __init__(self, blobs: list[memoryview]):
+        super().__init__(blobs)
+        self.viewed: set[int] = set()
+
+
+def _recv_exact_into(sock: socket.socket, view: memoryview,
+                     deadline_check: Callable[[], None] | None) -> None:
+    pos, n = 0, view.nbytes
+    while pos < n:
         if deadline_check is not None:
             deadline_check()
-        chunk = sock.recv(min(remaining, 1 << 20))
-        if not chunk:
+        got = sock.recv_into(view[pos:], min(n - pos, 1 << 22))
+        if not got:
             raise EOFError("the other side closed the connection")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        pos += got
 
 
 def recv_frame(sock: socket.socket, max_bytes: int,
-               deadline_check: Callable[[], None] | None = None) -> tuple[dict[str, Any], list[bytes]]:
-    """Read one frame; refuse it (without reading the body) when larger than ``max_bytes``."""
-    magic, length = HEADER.unpack(_recv_exact(sock, HEADER.size, deadline_check))
+               deadline_check: Callable[[], None] | None = None) -> tuple[dict[str, Any], list[memoryview]]:
+    """Read one frame; refuse it (without reading the body) when larger than ``max_bytes``.
+
+    The payload is read into one buffer; the blobs are views of it (no copies)."""
+    header = bytearray(HEADER.size)
+    _recv_exact_into(sock, memoryview(header), deadline_check)
+    magic, length = HEADER.unpack(header)
     if magic != MAGIC:
-        raise ProtocolError(f"bad frame header {magic!r}; expected {MAGIC!r} (the stream was "
+        raise ProtocolError(f"bad frame header {bytes(magic)!r}; expected {MAGIC!r} (the stream was "
                             f"corrupted, e.g. by something else writing to the channel)")
     if length > max_bytes:
         raise ProtocolError(f"reply of {length / 2**20:.1f} MB exceeds the limit of "
                             f"{max_bytes / 2**20:.0f} MB")
-    payload = _recv_exact(sock, length, deadline_check)
-    (json_len,) = JSON_LEN.unpack_from(payload)
-    if JSON_LEN.size + json_len > len(payload):
+    buffer = bytearray(length)
+    payload = memoryview(buffer)
+    _recv_exact_into(sock, payload, deadline_check)
+    if length < JSON_LEN.size:
+        raise ProtocolError("frame's JSON length runs past its end")
+    (json_len,) = JSON_LEN.unpack_from(buffer)
+    if JSON_LEN.size + json_len > length:
         raise ProtocolError("frame's JSON length runs past its end")
     try:
-        doc = json.loads(payload[JSON_LEN.size:JSON_LEN.size + json_len].decode("utf-8"))
+        doc = json.loads(bytes(payload[JSON_LEN.size:JSON_LEN.size + json_len]).decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ProtocolError(f"frame's JSON part is not valid JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise ProtocolError("frame's JSON part is not an object")
     sizes = doc.pop("_blobs", [])
-    if not isinstance(sizes, list) or not all(isinstance(s, int) and s >= 0 for s in sizes):
+    align = doc.pop("_align", 1)
+    if not isinstance(sizes, list) or not all(type(s) is int and s >= 0 for s in sizes):
         raise ProtocolError("frame's blob table is malformed")
+    if type(align) is not int or not 1 <= align <= 4096:
+        raise ProtocolError("frame's blob alignment is malformed")
     blobs, offset = [], JSON_LEN.size + json_len
-    for size in sizes:
+    for i, size in enumerate(sizes):
+        if offset + size > length:
+            break
         blobs.append(payload[offset:offset + size])
         offset += size
-    if offset != len(payload):
+        if i < len(sizes) - 1:
+            offset += -offset % align
+    if len(blobs) != len(sizes) or offset != length:
         raise ProtocolError("frame's blob sizes do not add up to its length")
-    return doc, blobs
+    return doc, FrameBlobs(blobs)
 
 
-def send_frame(sock: socket.socket, doc: dict[str, Any], blobs: list[bytes] | None = None) -> None:
-    sock.sendall(pack(doc, blobs or []))
+def send_parts(sock: socket.socket, parts: list[Any]) -> None:
+    """Send the parts of one frame (:func:`frame_parts`); large ones go out from their own
+    memory, without being joined."""
+    pending: list[Any] = []
+    for part in parts:
+        if memoryview(part).nbytes < _SMALL:
+            pending.append(part)
+            continue
+        if pending:
+            sock.sendall(b"".join(pending))
+            pending = []
+        sock.sendall(part)
+    if pending:
+        sock.sendall(b"".join(pending))
+
+
+def send_frame(sock: socket.socket, doc: dict[str, Any], blobs: list[Any] | None = None) -> None:
+    send_parts(sock, frame_parts(doc, blobs or []))
 
 
 # ----------------------------------------------------------------------------- arrays
-def array_to_blob(arr: np.ndarray) -> bytes:
-    """``.npy`` bytes of a plain (base-class) copy of ``arr``; object dtypes refused."""
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def array_to_blob(arr: np.ndarray) -> bytearray:
+    """``.npy`` bytes (format 1.0 or 2.0) of a plain (base-class) copy of ``arr``, made with
+    one copy of the data; object and structured dtypes refused."""
     arr = np.asarray(arr)
     if type(arr) is not np.ndarray:  # a subclass: take a base-class view
         arr = arr.view(np.ndarray)
-    if arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields is not None:
+    if arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields is not None or arr.dtype.hasobject:
         raise ProtocolError(f"cannot send an array of dtype {arr.dtype} (object or structured "
                             f"arrays are refused; expected numbers, booleans or strings)")
-    buf = io.BytesIO()
-    np.save(buf, arr, allow_pickle=False)
-    return buf.getvalue()
-
-
-def blob_to_array(blob: bytes) -> np.ndarray:
-    """Parse ``.npy`` bytes without ever unpickling; refuse unsafe dtypes."""
+    fortran = bool(arr.flags.f_contiguous and not arr.flags.c_contiguous)
+    head = io.BytesIO()
+    header = {"descr": np.lib.format.dtype_to_descr(arr.dtype), "fortran_order": fortran,
+              "shape": arr.shape}
     try:
-        arr = np.load(io.BytesIO(blob), allow_pickle=False)
-    except ValueError as exc:
-        raise ProtocolError(f"refused an array: {exc} (object arrays and pickles never cross)") from None
+        np.lib.format.write_array_header_1_0(head, header)
+    except ValueError:  # a header longer than 64 KiB (very many dimensions)
+        head = io.BytesIO()
+        np.lib.format.write_array_header_2_0(head, header)
+    prefix = head.getvalue()
+    blob = bytearray(len(prefix) + arr.nbytes)
+    blob[:len(prefix)] = prefix
+    if arr.nbytes:
+        data = arr.T if fortran else arr
+        target = np.frombuffer(blob, dtype=np.uint8, offset=len(prefix))
+        target[:] = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    return blob
+
+
+def blob_to_array(blob: Any) -> np.ndarray:
+    """Parse ``.npy`` bytes without ever unpickling; refuse unsafe dtypes and sizes that do not
+    match the header.  The array is a view of ``blob`` when that is writable memory and the
+    data is aligned (the frames of :func:`recv_frame`), else a copy."""
+    view = memoryview(blob).cast("B") if not isinstance(blob, memoryview) else blob
+    if view.ndim != 1 or view.itemsize != 1:
+        view = view.cast("B")
+    if bytes(view[:6]) != _NPY_MAGIC or view.nbytes < 10:
+        raise ProtocolError("refused an array: its bytes are not in .npy format (object arrays and "
+                            "pickles never cross)")
+    version = (view[6], view[7])
+    fp = io.BytesIO(bytes(view[8:8 + min(view.nbytes - 8, 70000)]))
+    try:
+        if version == (1, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fp)
+        elif version == (2, 0):
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fp)
+        else:
+            raise ValueError(f"unsupported .npy format version {version}")
     except Exception as exc:  # noqa: BLE001 - malformed bytes of any kind
         raise ProtocolError(f"malformed array bytes: {type(exc).__name__}: {exc}") from None
-    if not isinstance(arr, np.ndarray) or arr.dtype.kind not in ALLOWED_KINDS or arr.dtype.fields:
-        raise ProtocolError(f"refused an array of dtype {getattr(arr, 'dtype', '?')}")
-    return arr
+    if dtype.kind not in ALLOWED_KINDS or dtype.fields is not None or dtype.hasobject:
+        raise ProtocolError(f"refused an array: dtype {dtype} is not allowed (object arrays and "
+                            f"pickles never cross)")
+    offset = 8 + fp.tell()
+    count = math.prod(shape)
+    if count * dtype.itemsize != view.nbytes - offset:
+        raise ProtocolError(f"malformed array bytes: the header says shape {shape} of {dtype} "
+                            f"({count * dtype.itemsize} bytes), the data has {view.nbytes - offset}")
+    if count == 0 or dtype.itemsize == 0:
+        return np.zeros(shape, dtype=dtype)
+    arr = np.frombuffer(view, dtype=dtype, count=count, offset=offset)
+    if view.readonly or not arr.flags.aligned:
+        arr = arr.copy()
+    return arr.reshape(shape[::-1]).transpose() if fortran else arr.reshape(shape)
 
 
 # ----------------------------------------------------------------------------- values
@@ -249,6 +357,11 @@ def decode_value(node: Any, blobs: list[bytes],
         if "$b" in node:
             return bytes(blobs[index])
         arr = blob_to_array(blobs[index])
+        viewed = getattr(blobs, "viewed", None)
+        if viewed is not None:
+            if index in viewed:
+                arr = arr.copy()
+            viewed.add(index)
         return arr[()] if "$s" in node else arr
     if "$dt" in node:
         return _decode_dtype(node)

@@ -291,7 +291,7 @@ class Server:
                 return
             reply, out_blobs = self.handle_one(doc, blobs)
             try:
-                data = protocol.pack(reply, out_blobs)
+                parts = protocol.frame_parts(reply, out_blobs)
             except BaseException as exc:  # noqa: BLE001 - e.g. MemoryError while packing
-                data = protocol.pack({"ok": False, "error": self._error(exc)}, [])
-            self.sock.sendall(data)
+                parts = protocol.frame_parts({"ok": False, "error": self._error(exc)}, [])
+            protocol.send_parts(self.sock, parts)
