@@ -18,9 +18,9 @@ from autograder.config import Limits
 from autograder.sandbox.client import SandboxFailure, Worker
 from autograder.sandbox.remote import RemoteStudent
 from autograder.student import InProcessStudent
-from autograder.testkit import (CheckFailed, numerical_gradient, numerical_gradient_array,
-                                numerical_gradient_of, numerical_param_gradients, to_array,
-                                to_scalar)
+from autograder.testkit import (CheckFailed, assert_param_gradients, numerical_gradient,
+                                numerical_gradient_array, numerical_gradient_of,
+                                numerical_param_gradients, to_array, to_scalar)
 
 KIT = paths.kit_root()
 
@@ -63,6 +63,31 @@ CODE = textwrap.dedent('''
             scores = np.tanh(X @ self.params["W"] + self.params["b"])
             self.params["W"] += 0.0 * scores.sum()   # harmless in-place touch
             return float(np.sum((scores - y) ** 2)), {"W": None, "b": None}
+
+    CALLS = [0]
+
+    class Layer:
+        """tanh(X W + b) summed against y, with its analytic gradient; ``bug`` breaks it."""
+
+        def __init__(self, bug=""):
+            rs = np.random.RandomState(5)
+            self.params = {"W": rs.randn(6, 20) * 0.3, "b": rs.randn(20) * 0.3}
+            self.bug = bug
+
+        def loss(self, X, y):
+            CALLS[0] += 1
+            out = np.tanh(X @ self.params["W"] + self.params["b"])
+            dpre = (1 - out ** 2) * y
+            grads = {"W": X.T @ dpre, "b": dpre.sum(axis=0)}
+            if self.bug == "one-entry":
+                grads["W"][3, 7] *= 1.5
+            elif self.bug == "slightly-off":     # 3e-5 relative: within tol 1e-4 entry by entry
+                grads["W"] = grads["W"] * (1 + 3e-5)
+            elif self.bug == "shape":
+                grads["b"] = grads["b"][None, :]
+            elif self.bug == "nan":
+                grads["b"][4] = np.nan
+            return float(np.sum(out * y)), grads
 
     class Forgetful:
         def __init__(self):
@@ -189,3 +214,55 @@ def test_a_hang_inside_a_probe_times_out_naming_the_function(worker):
     with pytest.raises(SandboxFailure, match=r"timed out after 3 s in code.spin"):
         numerical_gradient_of(RemoteStudent(session).code.spin, (np.zeros(2),), 0, index=None)
     session.close()
+
+
+def _layer_case(student, bug=""):
+    rs = np.random.RandomState(2)
+    model = student.code.Layer(bug)
+    X, y = rs.randn(4, 6), rs.randn(4, 20)
+    return model, X, y
+
+
+def _calls(student):
+    return int(student.attr("code.CALLS")[0])
+
+
+def test_correct_param_gradients_pass_along_directions_with_few_evaluations(student):
+    model, X, y = _layer_case(student)
+    _, grads = model.loss(X, y)
+    before = _calls(student)
+    errors = assert_param_gradients(model.loss, (X, y), grads, 1e-7, index=0)
+    assert sorted(errors) == ["W", "b"] and max(errors.values()) < 1e-8
+    # 2 parameters x 3 directions x 2 evaluations, not 2 per entry (2 x 140)
+    assert _calls(student) - before == 12
+    np.testing.assert_array_equal(to_array(model.params["W"], "W"),
+                                  np.random.RandomState(5).randn(6, 20) * 0.3)
+
+
+def test_a_wrong_entry_fails_with_the_entry_wise_check_and_its_index(student):
+    model, X, y = _layer_case(student, "one-entry")
+    _, grads = model.loss(X, y)
+    with pytest.raises(CheckFailed, match=r"grads\['W'\]: max relative error .* at index \(3, 7\)"):
+        assert_param_gradients(model.loss, (X, y), grads, 1e-7, index=0)
+
+
+def test_a_near_miss_along_directions_is_decided_by_the_entry_wise_check(student):
+    model, X, y = _layer_case(student, "slightly-off")
+    _, grads = model.loss(X, y)
+    before = _calls(student)
+    errors = assert_param_gradients(model.loss, (X, y), grads, 1e-4, index=0)
+    assert 1e-5 < errors["W"] <= 1e-4 and errors["b"] < 1e-8
+    assert _calls(student) - before == 12 + 2 * 120     # W alone checked entry by entry
+    with pytest.raises(CheckFailed, match=r"grads\['W'\]: max relative error"):
+        assert_param_gradients(model.loss, (X, y), grads, 1e-5, index=0)
+
+
+@pytest.mark.parametrize("bug, message", [
+    ("shape", r"grads\['b'\] has shape \(1, 20\); expected \(20,\)"),
+    ("nan", r"grads\['b'\] contains nan .* at index \(4,\)"),
+])
+def test_wrong_shapes_and_nans_in_the_gradients_are_named(student, bug, message):
+    model, X, y = _layer_case(student, bug)
+    _, grads = model.loss(X, y)
+    with pytest.raises(CheckFailed, match=message):
+        assert_param_gradients(model.loss, (X, y), grads, 1e-7, index=0)

@@ -109,13 +109,30 @@ def _scan(x: np.ndarray, evaluate: Callable[[np.ndarray], Any], h: float,
     return {"delta": delta}
 
 
+def _along(x: np.ndarray, evaluate: Callable[[np.ndarray], Any], h: float,
+           directions: np.ndarray, df: np.ndarray | None) -> dict[str, np.ndarray]:
+    """Like :func:`_scan` along the rows of ``directions`` (shape ``(K, *x.shape)``) instead of
+    the unit vectors: ``plus``/``minus`` (or ``delta``) of shape ``(K,)`` at ``x ± h v_k``."""
+    if directions.ndim != x.ndim + 1 or directions.shape[1:] != x.shape:
+        raise ProbeError(f"directions of shape {directions.shape} do not fit an input of shape "
+                         f"{x.shape}")
+    if df is None:
+        plus = np.array([evaluate(x + h * v) for v in directions], dtype=np.float64)
+        minus = np.array([evaluate(x - h * v) for v in directions], dtype=np.float64)
+        return {"plus": plus, "minus": minus}
+    return {"delta": np.array([np.sum((evaluate(x + h * v) - evaluate(x - h * v)) * df)
+                               for v in directions], dtype=np.float64)}
+
+
 def probe(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], wrt: dict[str, Any],
           h: float = 1e-5, index: int | None = None, df: Any = None, owner: Any = None,
           what: str = "the function") -> dict[str, dict[str, np.ndarray]]:
     """``{key: {"plus": f(x + h e_i), "minus": f(x - h e_i)}}`` (arrays of ``x``'s shape) for
     a scalar output, ``{key: {"delta": sum((f(x + h e_i) - f(x - h e_i)) * df)}}`` with ``df``.
 
-    ``key`` is the entry of ``owner.params`` for ``{"attr": ...}`` and ``"x"`` otherwise.
+    ``key`` is the entry of ``owner.params`` for ``{"attr": ...}`` and ``"x"`` otherwise.  With
+    ``wrt["directions"]`` (``{key: array (K, *shape)}``, attr targets only) the values are taken
+    along those K directions instead of every unit vector: arrays of shape ``(K,)``.
     Raises :class:`ProbeError` (naming ``what``) for outputs the check cannot use.
     """
     h = float(h)
@@ -136,6 +153,9 @@ def probe(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], wrt: 
         missing = [k for k in keys if k not in base]
         if missing:
             raise ProbeError(f"{attr} has no entries {missing}; it holds {sorted(base)}")
+        directions = wrt.get("directions")
+        if directions is not None and not isinstance(directions, dict):
+            raise ProbeError("directions must map entries of params to arrays")
         out: dict[str, dict[str, np.ndarray]] = {}
         try:
             for key in keys:
@@ -143,7 +163,11 @@ def probe(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], wrt: 
                     trial = {k: (value if k == key else v.copy()) for k, v in base.items()}
                     setattr(owner, attr, trial)
                     return measure(fn(*args, **kwargs))
-                out[key] = _scan(base[key], evaluate, h, df_arr)
+                if directions is None:
+                    out[key] = _scan(base[key], evaluate, h, df_arr)
+                else:
+                    out[key] = _along(base[key], evaluate, h,
+                                      float_array(directions.get(key), f"directions[{key!r}]"), df_arr)
         finally:
             setattr(owner, attr, {k: v.copy() for k, v in base.items()})
         return out

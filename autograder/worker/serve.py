@@ -51,6 +51,20 @@ def _safe_str(value: Any, cap: int = MESSAGE_CAP) -> str:
     return text if len(text) <= cap else text[:cap] + f"... [{len(text) - cap} more characters]"
 
 
+_UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Bit-for-bit equality (NaNs and signed zeros included) without copying the data."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.size == 0:
+        return True
+    a, b = np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1)
+    as_int = _UINT.get(a.dtype.itemsize, np.uint8)
+    return bool(np.array_equal(a.view(as_int), b.view(as_int)))
+
+
 class _HandoutAliases(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     """``import assignment2_advanced.src.layers`` (the Imperial handout's package path) resolves
     to the submission's own ``src.layers`` module object."""
@@ -162,8 +176,7 @@ class Server:
         out = []
         for value, snap in zip(originals, snapshots):
             if isinstance(value, np.ndarray):
-                same = (snap is not None and value.shape == snap.shape and value.dtype == snap.dtype
-                        and value.tobytes() == snap.tobytes())
+                same = snap is not None and _same_bits(value, snap)
                 out.append(None if same else protocol.encode_value(value, blobs, self._handle))
             elif isinstance(value, (dict, list)):
                 out.append(protocol.encode_value(value, blobs, self._handle))
