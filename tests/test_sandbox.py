@@ -294,3 +294,34 @@ def test_each_test_draws_fresh_random_numbers_unless_it_seeds(worker):
             session.close()
     assert np.array_equal(seeded[0][0], seeded[1][0]) and seeded[0][1] == seeded[1][1]
     assert np.array_equal(seeded[0][0], np.random.RandomState(7).rand(3))
+
+
+def test_a_strategy_whose_worker_does_not_come_up_gives_way_to_the_next(submission, monkeypatch):
+    """Worker.start tries the candidate strategies strongest first and keeps the first whose
+    worker comes up (with the worker uid where the strategy drops it); the process then
+    sticks to it.  A forced strategy that cannot start fails with a message naming it."""
+    broken = launcher.Strategy("broken", "none", False, False, False)
+    plain = launcher.STRATEGIES["plain"]
+    real_command = launcher.command
+    monkeypatch.setattr(launcher, "command", lambda strategy, spec, argv: (
+        ["/bin/false"] if strategy is broken else real_command(strategy, spec, argv)))
+    monkeypatch.setattr(launcher, "_confirmed", {})
+    monkeypatch.setattr(launcher, "candidates", lambda prefer=None: (
+        [broken] if prefer == "broken" else [broken, plain]))
+    limits = Limits.merged({"test_timeout_s": 3})
+    w = Worker(submission, limits=limits, hide=[KIT])
+    try:
+        w.start()
+        assert w.strategy is plain and w.starts == 1
+        assert launcher._confirmed and list(launcher._confirmed.values()) == [plain]
+        session = w.session()
+        assert RemoteStudent(session).attack.add(2, 3) == 5
+        session.close()
+        w.restart()                          # restarts use the confirmed strategy only
+        assert w.strategy is plain and w.starts == 2
+    finally:
+        w.close()
+    forced = Worker(submission, limits=limits, hide=[KIT], strategy="broken")
+    with pytest.raises(SandboxFailure, match=r"did not start \(broken\)"):
+        forced.start()
+    forced.close()

@@ -330,8 +330,6 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                         hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
                         env={"DLKIT_DATASET": assignment.dataset,
                              "DLKIT_DATA_DIR": str(layout.data_root)})
-        worker_info["strategy"] = worker.strategy.name
-        warnings += worker.strategy.warnings()
         seed = seed_material or ("fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}")
         collector = Collector({q.id for q in assignment.questions},
                               layout.public_tests or workdir, layout.hidden_tests or workdir / "none")
@@ -339,6 +337,8 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                       if want and p is not None and p.is_dir()]
         try:
             worker.start()
+            worker_info["strategy"] = worker.strategy.name
+            warnings += worker.strategy.warnings()
             worker_info["probe"] = worker.ready.get("probe", {})
             visible = worker_info["probe"].get("visible", [])
             if visible:

@@ -257,7 +257,10 @@ class Worker:
         self.preload = list(preload or [])
         self.probe_paths = [str(p) for p in (probe_paths or [])]
         self.base_tmp = base_tmp
-        self.strategy = launcher.detect(strategy)
+        self._candidates = launcher.candidates(strategy)
+        #: The isolation strategy: provisional (the strongest candidate) until :meth:`start`
+        #: has brought a worker up with it.
+        self.strategy = self._candidates[0]
         self.uid = launcher.worker_uid()
         self.proc: subprocess.Popen[bytes] | None = None
         self.ctrl: socket.socket | None = None
@@ -296,7 +299,30 @@ class Worker:
         return workdir
 
     def start(self) -> None:
+        """Start the zygote with the strongest candidate strategy that comes up; the first
+        successful start confirms it for the process (:func:`launcher.confirm`)."""
         t0 = time.monotonic()
+        failures = []
+        for strategy in self._candidates:
+            self.strategy = strategy
+            try:
+                self._start_with(strategy)
+            except SandboxFailure as exc:
+                failures.append(exc.message)
+                if self.workdir is not None:
+                    shutil.rmtree(self.workdir, ignore_errors=True)
+                    self.workdir = None
+                continue
+            launcher.confirm(strategy)
+            self._candidates = [strategy]
+            self.starts += 1
+            self.needs_restart = False
+            self.start_seconds.append(time.monotonic() - t0)
+            return
+        raise SandboxFailure("worker", failures[-1] if len(failures) == 1 else
+                             "no sandbox strategy could start the worker:\n" + "\n".join(failures))
+
+    def _start_with(self, strategy: launcher.Strategy) -> None:
         self.workdir = self._prepare_workdir()
         submission = self.workdir / "submission"
         env = {
@@ -314,7 +340,7 @@ class Worker:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         boot = (f"import sys; sys.path.insert(0, {str(self.workdir / 'kit')!r}); "
                 f"from {WORKER_MODULE}.main import main; main({child.fileno()})")
-        argv = launcher.command(self.strategy, spec, [sys.executable, "-s", "-E", "-c", boot])
+        argv = launcher.command(strategy, spec, [sys.executable, "-s", "-E", "-c", boot])
         self.proc = subprocess.Popen(argv, env=env, cwd=self.workdir, pass_fds=(child.fileno(),),
                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE, preexec_fn=launcher.preexec(spec),
@@ -323,7 +349,7 @@ class Worker:
         self.ctrl = parent
         config = {"submission": str(submission), "package": "src",
                   "sys_path": [str(submission), str(submission / "src")],
-                  "sweep": self.strategy.sweep, "preload": self.preload,
+                  "sweep": strategy.sweep, "preload": self.preload,
                   "probe": self.probe_paths, "env": {}}
         parent.settimeout(START_TIMEOUT_S)
         if self.wire_tap is not None:
@@ -334,14 +360,22 @@ class Worker:
             data = parent.recv(1 << 20)
         except (socket.timeout, OSError):
             data = b""
-        if not data:
+        ready: dict[str, Any] = {}
+        if data:
+            try:
+                ready = json.loads(data.decode())
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                ready = {}
+        uid = (ready.get("probe") or {}).get("uid") if isinstance(ready, dict) else None
+        if not ready.get("ready") or (strategy.drops_uid and uid != self.uid):
             err = self._kill_proc()
+            parent.close()
+            self.ctrl = None
+            why = (f"it runs as uid {uid}, not the worker uid {self.uid}" if ready.get("ready")
+                   else err[-2000:])
             raise SandboxFailure("worker", f"the sandboxed worker did not start "
-                                           f"({self.strategy.name}): {err[-2000:]}")
-        self.ready = json.loads(data.decode())
-        self.starts += 1
-        self.needs_restart = False
-        self.start_seconds.append(time.monotonic() - t0)
+                                           f"({strategy.name}): {why}")
+        self.ready = ready
 
     def _kill_proc(self) -> str:
         err = ""

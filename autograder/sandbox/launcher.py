@@ -1,7 +1,10 @@
 """How the worker process is started: the isolation layers this machine supports.
 
-Strategies, strongest first; :func:`detect` tries each with a real probe and keeps the first
-that works (cached per process):
+Strategies, strongest first.  A :class:`~autograder.sandbox.client.Worker` starts with the
+strongest of :func:`candidates` that comes up (and, for the strategies that drop the uid,
+reports the worker uid), and :func:`confirm` keeps it for the rest of the process: later
+workers and restarts use only that one.  :func:`detect` answers the same question without
+starting a worker, with a probe of its own (cached per process):
 
 ``bwrap-root``  grader is root and bubblewrap works.  New mount, pid, net, ipc and uts
                 namespaces; the root filesystem read-only; the kit root, ``/autograder``,
@@ -201,18 +204,54 @@ def worker_uid() -> int:
         return DEFAULT_WORKER_UID
 
 
+_confirmed: dict[str, Strategy] = {}
+
+
+def _forced(prefer: str | None) -> Strategy | None:
+    forced = prefer or os.environ.get("AUTOGRADER_SANDBOX")
+    if not forced:
+        return None
+    if forced not in STRATEGIES:
+        raise ValueError(f"AUTOGRADER_SANDBOX={forced!r}: expected one of {sorted(STRATEGIES)}")
+    return STRATEGIES[forced]
+
+
+def _order() -> list[str]:
+    return (["bwrap-root", "setpriv", "setpriv-nonet", "plain"] if os.geteuid() == 0
+            else ["bwrap-user", "plain"])
+
+
+def candidates(prefer: str | None = None) -> list[Strategy]:
+    """The strategies a worker may try, strongest first: the forced one
+    (``$AUTOGRADER_SANDBOX`` or ``prefer``), else the one already confirmed in this process,
+    else all that apply to this user (root or not)."""
+    forced = _forced(prefer)
+    if forced is not None:
+        return [forced]
+    key = "root" if os.geteuid() == 0 else "user"
+    if key in _confirmed:
+        return [_confirmed[key]]
+    return [STRATEGIES[name] for name in _order()]
+
+
+def confirm(strategy: Strategy) -> None:
+    """Record that a worker came up with ``strategy``: the rest of the process keeps it."""
+    _confirmed.setdefault("root" if os.geteuid() == 0 else "user", strategy)
+
+
 @functools.lru_cache(maxsize=None)
 def detect(prefer: str | None = None) -> Strategy:
-    """The strongest strategy that works here (``$AUTOGRADER_SANDBOX`` or ``prefer`` forces one)."""
+    """The strongest strategy that works here (``$AUTOGRADER_SANDBOX`` or ``prefer`` forces one;
+    one a worker already came up with is taken as it is)."""
     import tempfile
-    forced = prefer or os.environ.get("AUTOGRADER_SANDBOX")
-    if forced:
-        if forced not in STRATEGIES:
-            raise ValueError(f"AUTOGRADER_SANDBOX={forced!r}: expected one of {sorted(STRATEGIES)}")
-        return STRATEGIES[forced]
+    forced = _forced(prefer)
+    if forced is not None:
+        return forced
+    confirmed = candidates()
+    if len(confirmed) == 1:
+        return confirmed[0]
     root = os.geteuid() == 0
-    order = (["bwrap-root", "setpriv", "setpriv-nonet", "plain"] if root
-             else ["bwrap-user", "plain"])
+    order = _order()
     with tempfile.TemporaryDirectory(prefix="dlkit-probe-") as tmp:
         workdir = Path(tmp)
         if root:

@@ -71,18 +71,37 @@ def _padding(offset: int) -> int:
     return -offset % ALIGN
 
 
+class NpyBlob:
+    """An array's ``.npy`` bytes as two parts, the header and a view of the array's own memory,
+    so that sending it copies nothing (:func:`encode_value` makes these)."""
+
+    __slots__ = ("prefix", "data", "nbytes")
+
+    def __init__(self, prefix: bytes, data: memoryview | None):
+        self.prefix = prefix
+        self.data = data
+        self.nbytes = len(prefix) + (data.nbytes if data is not None else 0)
+
+    def parts(self) -> list[Any]:
+        return [self.prefix] if self.data is None else [self.prefix, self.data]
+
+
+def _nbytes(blob: Any) -> int:
+    return blob.nbytes if isinstance(blob, NpyBlob) else memoryview(blob).nbytes
+
+
 def frame_parts(doc: dict[str, Any], blobs: list[Any]) -> list[Any]:
     """The byte strings (bytes, bytearray or memoryview) that make one frame of JSON ``doc``
     and ``blobs``, in order; :func:`pack` joins them, :func:`send_frame` sends them as they are."""
     doc = dict(doc)
-    sizes = [memoryview(b).nbytes for b in blobs]
+    sizes = [_nbytes(b) for b in blobs]
     doc["_blobs"] = sizes
     doc["_align"] = ALIGN
     head = json.dumps(doc, allow_nan=False, separators=(",", ":")).encode("utf-8")
     head += b" " * _padding(JSON_LEN.size + len(head))     # JSON allows trailing spaces
     parts: list[Any] = [JSON_LEN.pack(len(head)) + head]
     for i, blob in enumerate(blobs):
-        parts.append(blob)
+        parts.extend(blob.parts() if isinstance(blob, NpyBlob) else [blob])
         if i < len(blobs) - 1 and _padding(sizes[i]):
             parts.append(bytes(_padding(sizes[i])))
     payload_len = sum(memoryview(p).nbytes for p in parts)
@@ -188,9 +207,9 @@ def send_frame(sock: socket.socket, doc: dict[str, Any], blobs: list[Any] | None
 _NPY_MAGIC = b"\x93NUMPY"
 
 
-def array_to_blob(arr: np.ndarray) -> bytearray:
-    """``.npy`` bytes (format 1.0 or 2.0) of a plain (base-class) copy of ``arr``, made with
-    one copy of the data; object and structured dtypes refused."""
+def npy_blob(arr: np.ndarray) -> NpyBlob:
+    """``.npy`` bytes (format 1.0 or 2.0) of a plain (base-class) view of ``arr``, without
+    copying a contiguous array's data; object and structured dtypes refused."""
     arr = np.asarray(arr)
     if type(arr) is not np.ndarray:  # a subclass: take a base-class view
         arr = arr.view(np.ndarray)
@@ -206,14 +225,15 @@ def array_to_blob(arr: np.ndarray) -> bytearray:
     except ValueError:  # a header longer than 64 KiB (very many dimensions)
         head = io.BytesIO()
         np.lib.format.write_array_header_2_0(head, header)
-    prefix = head.getvalue()
-    blob = bytearray(len(prefix) + arr.nbytes)
-    blob[:len(prefix)] = prefix
-    if arr.nbytes:
-        data = arr.T if fortran else arr
-        target = np.frombuffer(blob, dtype=np.uint8, offset=len(prefix))
-        target[:] = np.ascontiguousarray(data).reshape(-1).view(np.uint8)
-    return blob
+    if not arr.nbytes:
+        return NpyBlob(head.getvalue(), None)
+    data = np.ascontiguousarray(arr.T if fortran else arr).reshape(-1).view(np.uint8)
+    return NpyBlob(head.getvalue(), memoryview(data))
+
+
+def array_to_blob(arr: np.ndarray) -> bytes:
+    """:func:`npy_blob` as one byte string (``np.load`` reads it)."""
+    return b"".join(npy_blob(arr).parts())
 
 
 def blob_to_array(blob: Any) -> np.ndarray:
@@ -278,7 +298,7 @@ def encode_value(value: Any, blobs: list[bytes],
             return value
         return {"$f": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
     if isinstance(value, np.ndarray):
-        blobs.append(array_to_blob(value))
+        blobs.append(npy_blob(value))
         return {"$a": len(blobs) - 1}
     if isinstance(value, np.dtype):
         return {"$dt": _dtype_name(value), "as": "dtype"}
@@ -288,7 +308,7 @@ def encode_value(value: Any, blobs: list[bytes],
         if issubclass(value, np.generic):
             return {"$dt": _dtype_name(np.dtype(value)), "as": "type"}
     if isinstance(value, np.generic):
-        blobs.append(array_to_blob(np.asarray(value)))
+        blobs.append(npy_blob(np.asarray(value)))
         return {"$s": len(blobs) - 1}
     if type(value) is bytes:
         blobs.append(bytes(value))
