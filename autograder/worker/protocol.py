@@ -2,10 +2,12 @@
 
 A message is one frame::
 
-    b"DLK1" | u64 payload length | u32 JSON length | JSON | blob bytes...
+    b"DLK1" | u64 payload length | u32 JSON length | JSON | blob | pad | blob | pad | ... | blob
 
 The JSON document is the message; NumPy arrays inside it are replaced by references to
-blobs, each a ``.npy`` byte string (``np.save`` format).  Nothing is ever pickled: blobs are
+blobs, each a ``.npy`` byte string (``np.save`` format).  The JSON part is padded with spaces
+and each blob but the last with zero bytes to the next multiple of :data:`ALIGN`
+(``"_align"`` in the JSON), so a received array is an aligned view of the frame's buffer.  Nothing is ever pickled: blobs are
 read with ``np.load(..., allow_pickle=False)``, so an object array — the only way to smuggle a
 pickle through ``.npy`` — is refused, as is any dtype outside :data:`ALLOWED_KINDS`.
 
