@@ -301,13 +301,17 @@ def test_a_strategy_whose_worker_does_not_come_up_gives_way_to_the_next(submissi
     worker comes up (with the worker uid where the strategy drops it); the process then
     sticks to it.  A forced strategy that cannot start fails with a message naming it."""
     broken = launcher.Strategy("broken", "none", False, False, False)
+    missing = launcher.Strategy("missing", "none", False, False, False)   # e.g. no bwrap
     plain = launcher.STRATEGIES["plain"]
     real_command = launcher.command
     monkeypatch.setattr(launcher, "command", lambda strategy, spec, argv: (
-        ["/bin/false"] if strategy is broken else real_command(strategy, spec, argv)))
+        ["/bin/false"] if strategy is broken else
+        ["/nonexistent/bwrap", "--unshare-net", *argv] if strategy is missing else
+        real_command(strategy, spec, argv)))
     monkeypatch.setattr(launcher, "_confirmed", {})
     monkeypatch.setattr(launcher, "candidates", lambda prefer=None: (
-        [broken] if prefer == "broken" else [broken, plain]))
+        [broken] if prefer == "broken" else [missing] if prefer == "missing"
+        else [missing, broken, plain]))
     limits = Limits.merged({"test_timeout_s": 3})
     w = Worker(submission, limits=limits, hide=[KIT])
     try:
@@ -321,7 +325,9 @@ def test_a_strategy_whose_worker_does_not_come_up_gives_way_to_the_next(submissi
         assert w.strategy is plain and w.starts == 2
     finally:
         w.close()
-    forced = Worker(submission, limits=limits, hide=[KIT], strategy="broken")
-    with pytest.raises(SandboxFailure, match=r"did not start \(broken\)"):
-        forced.start()
-    forced.close()
+    for name in ("broken", "missing"):
+        forced = Worker(submission, limits=limits, hide=[KIT], strategy=name)
+        with pytest.raises(SandboxFailure, match=rf"did not start \({name}\)"):
+            forced.start()
+        forced.close()
+        assert forced.workdir is None or not forced.workdir.exists()

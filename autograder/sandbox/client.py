@@ -341,10 +341,19 @@ class Worker:
         boot = (f"import sys; sys.path.insert(0, {str(self.workdir / 'kit')!r}); "
                 f"from {WORKER_MODULE}.main import main; main({child.fileno()})")
         argv = launcher.command(strategy, spec, [sys.executable, "-s", "-E", "-c", boot])
-        self.proc = subprocess.Popen(argv, env=env, cwd=self.workdir, pass_fds=(child.fileno(),),
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, preexec_fn=launcher.preexec(spec),
-                                     start_new_session=True)
+        try:
+            self.proc = subprocess.Popen(argv, env=env, cwd=self.workdir,
+                                         pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         preexec_fn=launcher.preexec(spec),
+                                         start_new_session=True)
+        except (OSError, subprocess.SubprocessError) as exc:
+            # the strategy's launcher is not installed here (e.g. no bwrap in the image) or
+            # cannot be executed: this strategy does not come up, the next one is tried
+            child.close()
+            parent.close()
+            raise SandboxFailure("worker", f"the sandboxed worker did not start "
+                                           f"({strategy.name}): {argv[0]}: {exc}") from None
         child.close()
         self.ctrl = parent
         config = {"submission": str(submission), "package": "src",
