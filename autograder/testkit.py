@@ -9,7 +9,9 @@ expected value, so the same messages can be shown for hidden tests.
 Conventions (numerics.md §2):
   * relative error ``|a - b| / max(1e-8, |a| + |b|)``, maximum over elements (the handouts'
     ``rel_error``);
-  * numerical gradients by centred differences, ``h = 1e-5``, in float64.
+  * numerical gradients by centred differences, ``h = 1e-5``, in float64; an analytic
+    gradient is compared with them by :func:`assert_close_to_numerical`, where entries below
+    ``1e-3`` of the parameter's largest are compared absolutely (finite-difference noise).
 """
 from __future__ import annotations
 
@@ -23,7 +25,8 @@ import numpy as np
 from .student import StudentError, TrustedFunction
 
 __all__ = [
-    "rel_error", "to_array", "to_scalar", "assert_shape", "assert_close", "assert_scalar_close",
+    "rel_error", "to_array", "to_scalar", "assert_shape", "assert_close",
+    "assert_close_to_numerical", "assert_scalar_close",
     "assert_unchanged", "numerical_gradient", "numerical_gradient_array",
     "numerical_param_gradients", "assert_param_gradients", "numerical_gradient_of", "raises",
     "trusted_function", "StudentError", "CheckFailed",
@@ -101,6 +104,35 @@ def assert_close(name: str, actual: Any, expected: Any, tol: float, what: str = 
     Shapes first, then non-finite values, then the maximum relative error and its index.
     Returns the relative error (for printing the way the handouts do).
     """
+    return _assert_close(name, actual, expected, tol, what, 1e-8)
+
+
+#: :func:`assert_close_to_numerical` compares an entry smaller than this fraction of the
+#: parameter's largest centred-difference entry absolutely (at ``tol`` times that size).
+NUMERICAL_FLOOR = 1e-3
+
+
+def assert_close_to_numerical(name: str, actual: Any, numeric: Any, tol: float, what: str = "",
+                              floor: float = NUMERICAL_FLOOR) -> float:
+    """Assert an analytic gradient ``actual`` matches the centred differences ``numeric``.
+
+    Centred differences at ``h = 1e-5`` carry an absolute error of about ``1e-10`` (the
+    rounding of ``f / h``), so on an entry that is tiny next to the others the plain relative
+    error of :func:`assert_close` measures that noise: a correct two-layer net's gradient entry
+    of ``4e-5`` beside entries of ``2.7`` shows ``2.5e-6``.  Here the denominator of the
+    relative error is at least ``floor * max|numeric|`` (and ``1e-8``): entries below that size
+    are compared absolutely, to ``tol * floor * max|numeric|``; the others exactly as in
+    :func:`assert_close`.  Exact checks of such entries belong to the comparison with the
+    reference's analytic gradient.
+    """
+    num = to_array(numeric, f"centred differences of {name}")
+    finite = num[np.isfinite(num)]
+    big = float(np.max(np.abs(finite))) if finite.size else 0.0
+    return _assert_close(name, actual, num, tol, what, max(1e-8, floor * big))
+
+
+def _assert_close(name: str, actual: Any, expected: Any, tol: float, what: str,
+                  denominator_floor: float) -> float:
     exp = to_array(expected, f"expected {name}")
     act = assert_shape(name, actual, exp.shape, what or "the shape the contract specifies")
     bad = ~np.isfinite(act) & np.isfinite(exp)
@@ -112,7 +144,7 @@ def assert_close(name: str, actual: Any, expected: Any, tol: float, what: str = 
         return 0.0
     both_inf = np.isinf(exp) & (act == exp)
     err = np.where(both_inf, 0.0,
-                   np.abs(act - exp) / np.maximum(1e-8, np.abs(act) + np.abs(exp)))
+                   np.abs(act - exp) / np.maximum(denominator_floor, np.abs(act) + np.abs(exp)))
     err = np.where(np.isnan(err), np.inf, err)
     worst = float(np.max(err))
     if not worst <= tol:
@@ -280,8 +312,8 @@ def assert_param_gradients(method: Any, args: tuple[Any, ...], grads: Any, tol: 
        every entry of ``p`` takes part in every direction, so a wrong entry shows up;
     2. a parameter that does not pass stage 1 with a clear margin (relative error below
        ``DIRECTIONAL_MARGIN * tol`` in every direction) is checked entry by entry with
-       :func:`numerical_param_gradients`, and that check alone decides: :func:`assert_close`
-       with the maximum relative error and its index.
+       :func:`numerical_param_gradients`, and that check alone decides:
+       :func:`assert_close_to_numerical` with the maximum relative error and its index.
 
     Shapes come first (``grads[p]`` must have ``params[p]``'s shape).  Returns
     ``{p: relative error}`` (directional for parameters that passed stage 1).
@@ -323,8 +355,8 @@ def assert_param_gradients(method: Any, args: tuple[Any, ...], grads: Any, tol: 
             continue
         full = numerical_param_gradients(method, *args, index=index, attr=attr, keys=[name], h=h,
                                          **kwargs)[name]
-        errors[name] = assert_close(f"grads[{name!r}]", analytic[name], full, tol,
-                                    f"the shape of {attr}[{name!r}]")
+        errors[name] = assert_close_to_numerical(f"grads[{name!r}]", analytic[name], full, tol,
+                                                 f"the shape of {attr}[{name!r}]")
     return errors
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import partial_credit, weight
 
-from autograder.testkit import (CheckFailed, assert_close, assert_shape, assert_unchanged,
-                                numerical_gradient_array, to_array)
+from autograder.testkit import (CheckFailed, assert_close, assert_close_to_numerical, assert_shape,
+                                assert_unchanged, numerical_gradient_array, to_array)
 
 pytestmark = pytest.mark.question("Q13")
 
@@ -100,7 +100,7 @@ def _check_gradient(name, value, expected, numeric, shape, what):
     """Shape, then the reference gradient, then centred differences; returns the error."""
     assert_shape(name, value, shape, what)
     err = _assert_close_floored(name, value, expected, TOL_GRAD, 1e-6)
-    _assert_close_floored(f"{name} (vs centred differences)", value, numeric, TOL_NUM, 1e-3)
+    assert_close_to_numerical(f"{name} (vs centred differences)", value, numeric, TOL_NUM)
     return err
 
 

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import partial_credit, weight
 
-from autograder.testkit import (CheckFailed, assert_close, assert_scalar_close, assert_shape,
-                                assert_unchanged, numerical_gradient, to_array, to_scalar)
+from autograder.testkit import (CheckFailed, assert_close, assert_close_to_numerical,
+                                assert_scalar_close, assert_shape, assert_unchanged,
+                                numerical_gradient, to_array, to_scalar)
 
 pytestmark = pytest.mark.question("Q14")
 
@@ -140,8 +141,8 @@ def test_gradients_match_reference_and_numerical_gradients(student, ref, case_rn
                                  f"the shape of params['{name}']")
             err = _assert_close_floored(f"grads['{name}']", value, expected[name], TOL_GRAD, 1e-6)
             numeric = numerical_gradient(loss_at, ref_params[name])
-            _assert_close_floored(f"grads['{name}'] (vs centred differences)", value, numeric,
-                                  TOL_NUM, 1e-3)
+            assert_close_to_numerical(f"grads['{name}'] (vs centred differences)", value,
+                                      numeric, TOL_NUM)
             print(f"{name} max relative error: {err:e}")
             score += 2.0 / len(PARAM_NAMES)
         except CheckFailed as exc:

@@ -41,6 +41,9 @@ SECRET = "gs-token-4d1e6b0c9f2a-hostile"
 HIDDEN_MARK = "TOL_GRAD = 1e-7"                                   # a line of a hidden test
 REFERENCE_MARK = "out = X.reshape(X.shape[0], -1) @ W + b"         # a line of the reference
 STRATEGY = launcher.detect()
+#: The message of a test left unrun because earlier ones used up a time budget (grading/budget.py).
+BUDGET_USED_UP = (r"not run: (question \w+'s|the submission's) time budget of [\d.]+ s for all "
+                  r"(its )?tests was used up by earlier tests")
 #: Host paths attacks try to write (outside any folder of the test): must not exist afterwards.
 HOST_MARKERS = (Path("/tmp/dlkit-thread-marker"), Path("/tmp/dlkit-import-marker"), KIT / "IMPORT_MARKER")
 
@@ -224,8 +227,12 @@ def test_hostile_submission(case: Case, tmp_path, assignments, models, listener)
     for qid in zero:
         score, _mx, tests = scores[qid]
         assert score == 0, f"{qid} scored {score} under attack {case.name}"
-        for t in tests:
-            assert re.search(case.expect, t["output"], re.S), (t["name"], t["output"][-600:])
+        for t in tests:     # each says what happened: the attack's effect, or that the tests
+            # before it used up a time budget on it (hangs against the whole assignment)
+            assert (re.search(case.expect, t["output"], re.S)
+                    or re.search(BUDGET_USED_UP, t["output"], re.S)), (t["name"], t["output"][-600:])
+        assert any(re.search(case.expect, t["output"], re.S) for t in tests), \
+            f"no test of {qid} names the effect of {case.name}"
     for qid in full:
         if qid in scores:
             score, mx, tests = scores[qid]
