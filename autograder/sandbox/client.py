@@ -375,7 +375,10 @@ class Worker:
                 ready = json.loads(data.decode())
             except (UnicodeDecodeError, json.JSONDecodeError):
                 ready = {}
-        uid = (ready.get("probe") or {}).get("uid") if isinstance(ready, dict) else None
+        if not isinstance(ready, dict):
+            ready = {}
+        probe = ready.get("probe")
+        uid = probe.get("uid") if isinstance(probe, dict) else None
         if not ready.get("ready") or (strategy.drops_uid and uid != self.uid):
             err = self._kill_proc()
             parent.close()
