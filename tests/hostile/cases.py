@@ -50,6 +50,8 @@ class Case:
     model: str | None = None               # model attack: see test_hostile.py
     secrets_absent: bool = False           # results.json must not contain any planted secret
     max_seconds: float = 90.0              # bound on grading the whole submission (CI subset)
+    poisons_module: bool = False           # breaks all of src/layers.py at import: in the full
+    #                                        run its other question (Q2) may fail too
 
 
 CASES: list[Case] = [
@@ -186,7 +188,9 @@ CASES: list[Case] = [
     Case("gigantic_array", "import numpy as np\ndef _attack(*a):\n    return np.ones(100 * 2**20 // 8)\n",
          # the array is refused where it would cross; a gradient check made next to the student
          # code (worker/probes.py) never sends it and names its wrong shape instead
-         r"exceeds the limit of 64 MB|MemoryError|has shape \(13107200,\)", control=None),
+         # (the full run's 256 MB reply limit lets the 100 MB array cross: the check refuses it)
+         r"exceeds the limit of 64 MB|MemoryError|has shape \(13107200,\)|must return a tuple",
+         control=None),
     # ------------------------------------------------------------------ the worker's own runtime
     Case("monkeypatch_numpy",
          "import numpy\nnumpy.allclose = lambda *a, **k: True\nnumpy.array_equal = lambda *a, **k: True\n"
@@ -197,12 +201,12 @@ CASES: list[Case] = [
     Case("monkeypatch_builtins",
          "import builtins\nbuiltins.isinstance = lambda o, t: True\nbuiltins.len = lambda o: 0\n"
          "def _attack(*a):\n    return 0\n",
-         r".", control=None),
+         r".", control=None, poisons_module=True),
     Case("monkeypatch_sys_modules",
          "import sys, types\nfor _name in ('json', 'numpy', 'struct', 'socket', 'io'):\n"
          "    sys.modules[_name] = types.ModuleType(_name)\n"
          "def _attack(*a):\n    return 0\n",
-         r".", control=None),
+         r".", control=None, poisons_module=True),
     Case("import_time_side_effects",
          "import os, time\nfor _p in ({marker!r} + '/import', '/tmp/dlkit-import-marker', {kit!r} + '/IMPORT_MARKER',\n"
          "           {root!r} + '/results/results.json'):\n"

@@ -223,6 +223,8 @@ def test_hostile_submission(case: Case, tmp_path, assignments, models, listener)
     dependents = set()
     if FULL and case.route_q1:
         dependents = {q.id for q in selected.questions if any(c.startswith("layers.") for c in q.calls)}
+    if FULL and case.poisons_module:
+        dependents |= {q.id for q in selected.questions if "src/layers.py" in q.files} - zero
     full = set(case.full) if not FULL else {q.id for q in selected.questions} - zero - dependents
     for qid in zero:
         score, _mx, tests = scores[qid]
@@ -235,9 +237,12 @@ def test_hostile_submission(case: Case, tmp_path, assignments, models, listener)
             f"no test of {qid} names the effect of {case.name}"
     for qid in full:
         if qid in scores:
-            score, mx, tests = scores[qid]
-            failing = [(t["name"], t["output"][-300:]) for t in tests if t["score"] < t["max_score"]]
-            assert abs(score - mx) < 1e-6, f"{qid} lost points under attack {case.name}: {failing}"
+            _score, _mx, tests = scores[qid]
+            if case.model:       # the attacked saved-model test is checked below
+                tests = [t for t in tests if "saved model" not in t["name"]]
+            failing = [(t["name"], t["output"][-300:]) for t in tests
+                       if t["score"] < t["max_score"] - 1e-6]
+            assert not failing, f"{qid} lost points under attack {case.name}: {failing}"
     if case.model:
         model_tests = [t for t in doc["tests"] if "saved model" in t["name"] and t["name"].startswith("Q6")]
         assert model_tests and model_tests[0]["score"] == 0
