@@ -9,6 +9,13 @@ child for one test; the child's stdout/stderr go to a pipe that this side drains
 remaining time budget.  On a timeout, a crash (EOF), an oversized or malformed reply the child
 is killed, the failure is raised as a :class:`SandboxFailure` naming what happened and in
 which call, and the worker is restarted before the next test.
+
+Import-time hangs: the zygote reports which submission files a child was still importing when
+it ended (:mod:`autograder.worker.imports`).  A test that timed out while importing a file
+records it on the :class:`Worker` with the seconds the import was given; a later test that
+allows the import no more than that (:func:`refuses_import`) does not wait again: its child
+refuses the file at once and the test fails naming the earlier timeout.  One module whose
+top-level code hangs thus costs one test's time limit, not every test's that imports it.
 """
 from __future__ import annotations
 
@@ -33,6 +40,15 @@ from . import launcher
 WORKER_PACKAGE = Path(__file__).resolve().parent.parent / "worker"
 WORKER_MODULE = "dlkit_worker"
 START_TIMEOUT_S = 60.0
+#: A file whose import did not finish in ``s`` seconds is refused in later tests that allow it
+#: at most ``IMPORT_RETRY_FACTOR * s + IMPORT_RETRY_SLACK_S`` seconds; a test allowing more
+#: tries again (a slow but finite import is not refused because a shorter test ran first).
+IMPORT_RETRY_FACTOR = 1.1
+IMPORT_RETRY_SLACK_S = 0.5
+#: The type name the worker reports for a refused import (worker/imports.py: ImportTimedOut).
+IMPORT_REFUSED = "ImportTimedOut"
+_SLOW_IMPORT_HINT = ("code at the top level of a module runs whenever it is imported: move slow "
+                     "work into functions, or under `if __name__ == \"__main__\":`")
 
 
 class SandboxFailure(BaseException):
@@ -105,6 +121,34 @@ class _OutputDrain(threading.Thread):
         return out
 
 
+def refuses_import(given_s: float, allowed_s: float) -> bool:
+    """True when an import that did not finish in ``given_s`` seconds is not worth retrying in
+    a test that allows ``allowed_s`` seconds."""
+    return allowed_s <= IMPORT_RETRY_FACTOR * given_s + IMPORT_RETRY_SLACK_S
+
+
+def importing_from(status: dict[str, Any] | None) -> list[tuple[float, str]]:
+    """The (monotonic start, relative path) of the submission files a dead child was still
+    importing, outermost first, from the zygote's ``end`` reply.  The text comes from the
+    sandbox: anything malformed is dropped."""
+    text = status.get("importing") if isinstance(status, dict) else None
+    if not isinstance(text, str):
+        return []
+    out = []
+    for line in text[:8192].splitlines()[-32:]:
+        start, _, rel = line.partition(" ")
+        try:
+            when = float(start)
+        except ValueError:
+            continue
+        parts = rel.split("/")
+        if (not rel or len(rel) > 200 or rel.startswith("/") or ".." in parts
+                or not rel.isprintable() or when != when):
+            continue
+        out.append((when, rel))
+    return out
+
+
 def _describe_death(status: dict[str, Any] | None, limits: Limits, where: str) -> tuple[str, str]:
     """(kind, message) for a child that died during a call."""
     if not status:
@@ -143,10 +187,14 @@ class Session:
             self.budget = float(cap_s)
         self.initial_budget = self.budget
         self.dead: SandboxFailure | None = None
+        #: files whose import timed out in an earlier test for at least as long as this test
+        #: allows: its child refuses them (path -> seconds that import was given)
+        self.refused_imports = {rel: given for rel, given in worker.hung_imports.items()
+                                if refuses_import(given, self.budget)}
         self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_fd, write_fd = os.pipe()
         try:
-            self.pid = worker._fork(child_sock.fileno(), write_fd, limits)
+            self.pid = worker._fork(child_sock.fileno(), write_fd, limits, sorted(self.refused_imports))
         finally:
             child_sock.close()
             os.close(write_fd)
@@ -187,13 +235,18 @@ class Session:
             protocol.send_parts(self.sock, parts)
             reply, reply_blobs = protocol.recv_frame(self.sock, self.limits.max_reply_mb * 2**20, check)
         except socket.timeout:
+            now = time.monotonic()
+            status = self.worker._end(self.pid)
+            self.pid = None
             if per_call:
-                self._die("timeout", f"timed out after {timeout:g} s in {where} (the per-call limit)")
-            if self.cap_reason:
-                self._die("timeout", f"timed out after {self.initial_budget:.3g} s in {where} (what "
-                                     f"was left of {self.cap_reason})")
-            self._die("timeout", f"timed out after {self.limits.test_timeout_s:g} s in {where} "
-                                 f"(the per-test time limit)")
+                message = f"timed out after {timeout:g} s in {where} (the per-call limit)"
+            elif self.cap_reason:
+                message = (f"timed out after {self.initial_budget:.3g} s in {where} (what was left "
+                           f"of {self.cap_reason})")
+            else:
+                message = (f"timed out after {self.limits.test_timeout_s:g} s in {where} (the "
+                           f"per-test time limit)")
+            self._die("timeout", message + self._hung_import(status, start, now, limit), status)
         except (EOFError, ConnectionError, BrokenPipeError):
             status = self.worker._end(self.pid)
             self.pid = None
@@ -201,6 +254,9 @@ class Session:
                 self._die("limit", f"printed more than {self.limits.max_output_mb} MB during {where}; "
                                    f"the limit is {self.limits.max_output_mb} MB of output per test", status)
             kind, message = _describe_death(status, self.limits, where)
+            importing = importing_from(status)
+            if importing:
+                message += f" while importing {importing[-1][1]}"
             self._die(kind, message, status)
         except protocol.ProtocolError as exc:
             self._die("protocol", f"{where}: {exc}")
@@ -211,7 +267,43 @@ class Session:
         for note in reply.get("notes", []):
             if note not in self.report.notes:
                 self.report.notes.append(note)
+        if not reply.get("ok") and self.refused_imports:
+            self._check_refused_import(reply, where)
         return reply, reply_blobs
+
+    def _hung_import(self, status: dict[str, Any] | None, start: float, now: float,
+                     limit: float) -> str:
+        """For a child that timed out while importing a submission file: record the file on
+        the worker with the seconds its import was given, and the message's tail."""
+        importing = importing_from(status)
+        if not importing:
+            return ""
+        began, rel = importing[-1]
+        given = now - began
+        if not 0.0 <= given <= limit + 1.0:      # a clock that disagrees, or a forged page
+            given = limit
+        given = min(given, limit)
+        self.worker.hung_imports[rel] = max(given, self.worker.hung_imports.get(rel, 0.0))
+        return (f" while importing {rel}: its top-level code did not finish; later tests that "
+                f"import it fail at once instead of waiting again ({_SLOW_IMPORT_HINT})")
+
+    def _check_refused_import(self, reply: dict[str, Any], where: str) -> None:
+        """A request failed because the child refused a file this side told it to refuse:
+        the test fails with the earlier timeout, told from the grader's own record."""
+        err = reply.get("error") or {}
+        if not isinstance(err, dict) or err.get("type") != IMPORT_REFUSED:
+            return
+        rel = str(err.get("message", ""))
+        if rel not in self.refused_imports:
+            rel = sorted(self.refused_imports)[0]
+        given = self.refused_imports[rel]
+        failure = SandboxFailure(
+            "import", f"not run: importing {rel} timed out after {given:.3g} s in an earlier test, "
+                      f"and this test allows it no longer ({self.initial_budget:.3g} s); {where} "
+                      f"needs it ({_SLOW_IMPORT_HINT})")
+        self.dead = failure
+        self.report.failure = failure.message
+        raise failure
 
     def _die(self, kind: str, message: str, status: dict[str, Any] | None = None) -> None:
         failure = SandboxFailure(kind, message)
@@ -267,6 +359,9 @@ class Worker:
         self.workdir: Path | None = None
         self.ready: dict[str, Any] = {}
         self.needs_restart = False
+        #: submission files whose import timed out, with the seconds it was given (kept across
+        #: restarts: it is the submission's, not the process's)
+        self.hung_imports: dict[str, float] = {}
         self.starts = 0
         self.start_seconds: list[float] = []
         #: Called with every byte string given to the worker (its files, its configuration,
@@ -454,11 +549,14 @@ class Worker:
             raise SandboxFailure("worker", "the worker exited unexpectedly")
         return json.loads(data.decode())
 
-    def _fork(self, sock_fd: int, out_fd: int, limits: Limits) -> int:
+    def _fork(self, sock_fd: int, out_fd: int, limits: Limits,
+              blocked_imports: list[str] | None = None) -> int:
         if self.needs_restart or self.ctrl is None:
             self.restart()
-        reply = self._command({"op": "fork", "cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb},
-                              [sock_fd, out_fd])
+        cmd: dict[str, Any] = {"op": "fork", "cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb}
+        if blocked_imports:
+            cmd["blocked_imports"] = list(blocked_imports)
+        reply = self._command(cmd, [sock_fd, out_fd])
         if "pid" not in reply:
             raise SandboxFailure("worker", f"the worker could not start a test: {reply}")
         return int(reply["pid"])

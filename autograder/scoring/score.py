@@ -176,7 +176,7 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
             result.message += "\n" + exc.trace
     except SandboxFailure as exc:
         result.message = f"The saved model could not be scored: it {exc.message}" if not exc.message.startswith(
-            ("timed", "the ")) else f"The saved model could not be scored: {exc.message}"
+            ("timed", "the ", "not run")) else f"The saved model could not be scored: {exc.message}"
     except (datasets.DatasetError, KeyError):
         raise                      # the kit's configuration or data: not the student's problem
     except ValueError as exc:

@@ -5,12 +5,14 @@ given as ``argv[1]``.  It imports NumPy once (and installs :mod:`.compat`), repo
 ready together with what it can see (the isolation probe), then serves commands, one JSON
 packet each:
 
-``{"op": "fork", "cpu_s": 30, "memory_mb": 2048}`` + two fds (a stream socket, an output pipe)
-    fork a child that applies the per-test limits, sends its stdout/stderr to the pipe, and
-    serves calls on the socket (:class:`.serve.Server`).  Reply ``{"pid": pid}``.
+``{"op": "fork", "cpu_s": 30, "memory_mb": 2048, "blocked_imports": ["src/layers.py"]}`` + two fds
+    (a stream socket, an output pipe): fork a child that applies the per-test limits, sends its
+    stdout/stderr to the pipe, refuses to import the files named (:mod:`.imports`), and serves
+    calls on the socket (:class:`.serve.Server`).  Reply ``{"pid": pid}``.
 ``{"op": "end", "pid": pid}``
     kill the child's process group with SIGKILL, sweep stray processes, reap it.  Reply: its
-    exit code or signal, CPU seconds and peak memory.
+    exit code or signal, CPU seconds, peak memory, and ``importing``: the submission files
+    whose import it was still running (:func:`.imports.read_page`; untrusted text).
 ``{"op": "exit"}``
 
 The zygote never imports student code, so every test starts from the same clean state: module
@@ -90,11 +92,14 @@ def _reseed() -> None:
     random.seed()
 
 
-def _child(sock_fd: int, out_fd: int, cfg: dict[str, Any], cmd: dict[str, Any]) -> None:
+def _child(sock_fd: int, out_fd: int, cfg: dict[str, Any], cmd: dict[str, Any], page: Any) -> None:
     """Runs in the forked child; never returns."""
     code = 0
     try:
         os.setsid()
+        from . import imports
+        blocked = cmd.get("blocked_imports") or []
+        imports.arm(page, [str(b) for b in blocked] if isinstance(blocked, list) else [])
         cpu = int(max(1, cmd.get("cpu_s", 30)))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         mem = int(cmd.get("memory_mb", 0)) * 2**20
@@ -128,8 +133,9 @@ def main(ctrl_fd: int) -> None:
     # ~12 ms of every test.  The children reseed it (and ``random``) from fresh entropy.
     import numpy.random  # noqa: F401
 
-    from . import compat, protocol, serve, trusted_functions  # noqa: F401 - preload
+    from . import compat, imports, protocol, serve, trusted_functions  # noqa: F401 - preload
     compat.install()
+    imports.install(cfg["submission"])
     serve.install_handout_aliases()
     for name in cfg.get("preload", []):
         try:
@@ -147,6 +153,7 @@ def main(ctrl_fd: int) -> None:
 
     sweep_mode = cfg.get("sweep", "none")
     children: set[int] = set()
+    pages: dict[int, Any] = {}          # pid -> the child's import page (imports.new_page)
     while True:
         try:
             data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 16, 4)
@@ -163,13 +170,15 @@ def main(ctrl_fd: int) -> None:
                 ctrl.send(json.dumps({"error": "fork needs a socket and a pipe"}).encode())
                 continue
             sys.stdout.flush()
+            page = imports.new_page()
             pid = os.fork()
             if pid == 0:
                 ctrl.close()
-                _child(fds[0], fds[1], cfg, cmd)
+                _child(fds[0], fds[1], cfg, cmd, page)
             for fd in fds:
                 os.close(fd)
             children.add(pid)
+            pages[pid] = page
             ctrl.send(json.dumps({"pid": pid}).encode())
         elif op == "end":
             pid = int(cmd["pid"])
@@ -189,6 +198,10 @@ def main(ctrl_fd: int) -> None:
                 reply["exit"] = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
                 reply["cpu_s"] = usage.ru_utime + usage.ru_stime
                 reply["maxrss_mb"] = usage.ru_maxrss / 1024
+            page = pages.pop(pid, None)
+            if page is not None:
+                reply["importing"] = imports.read_page(page)
+                page.close()
             reply["swept"] = _sweep(sweep_mode, {os.getpid(), 1})
             while True:  # reap whatever the sweep killed
                 try:

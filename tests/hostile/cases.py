@@ -52,6 +52,9 @@ class Case:
     max_seconds: float = 90.0              # bound on grading the whole submission (CI subset)
     poisons_module: bool = False           # breaks all of src/layers.py at import: in the full
     #                                        run its other question (Q2) may fail too
+    hangs_at_import: bool = False          # src/layers.py never finishes importing: one test of
+    #                                        each attacked question waits out its limit, the
+    #                                        others fail at once naming that timeout
 
 
 CASES: list[Case] = [
@@ -214,6 +217,7 @@ CASES: list[Case] = [
          "print('x' * 100000)\ntime.sleep(3600)\n"
          "def _attack(*a):\n    return 0\n",
          r"timed out after [\d.]+ s",
+         poisons_module=True, hangs_at_import=True,
          control=("import os, subprocess, sys\np = subprocess.Popen([sys.executable, '-c', 'import sys; sys.path.insert(0, %r); "
                   "import src.layers' % SUB], stdout=subprocess.DEVNULL)\nimport time; time.sleep(2); p.kill(); p.wait()\n"
                   "print('CONTROL-OK' if os.path.exists(MARKER + '/import') else 'no marker')\n")),

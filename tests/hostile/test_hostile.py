@@ -44,6 +44,9 @@ STRATEGY = launcher.detect()
 #: The message of a test left unrun because earlier ones used up a time budget (grading/budget.py).
 BUDGET_USED_UP = (r"not run: (question \w+'s|the submission's) time budget of [\d.]+ s for all "
                   r"(its )?tests was used up by earlier tests")
+#: A test that waited out its limit on a hanging import, and one refused it at once (client.py).
+IMPORT_WAITED = r"timed out after [\d.]+ s in \S+ \(.*\) while importing src/layers\.py"
+IMPORT_REFUSED = r"not run: importing src/layers\.py timed out after [\d.]+ s in an earlier test"
 #: Host paths attacks try to write (outside any folder of the test): must not exist afterwards.
 HOST_MARKERS = (Path("/tmp/dlkit-thread-marker"), Path("/tmp/dlkit-import-marker"), KIT / "IMPORT_MARKER")
 
@@ -235,6 +238,18 @@ def test_hostile_submission(case: Case, tmp_path, assignments, models, listener)
                     or re.search(BUDGET_USED_UP, t["output"], re.S)), (t["name"], t["output"][-600:])
         assert any(re.search(case.expect, t["output"], re.S) for t in tests), \
             f"no test of {qid} names the effect of {case.name}"
+        if case.hangs_at_import:     # each test waited on the import, or was refused it at once
+            for t in tests:
+                assert (re.search(IMPORT_WAITED, t["output"]) or re.search(IMPORT_REFUSED, t["output"])
+                        or re.search(BUDGET_USED_UP, t["output"], re.S)), (t["name"], t["output"][-600:])
+    if case.hangs_at_import:
+        # a test waits on the hanging import only if it allows it more time than every earlier
+        # wait did: at most one wait per distinct time limit (one in the CI subset)
+        waited = [t["name"] for t in doc["tests"] if re.search(IMPORT_WAITED, t["output"])]
+        limits = {q.limits.test_timeout_s for q in selected.questions}
+        limits |= {float(q.model.get("total_timeout_s", 120)) for q in selected.questions if q.model}
+        assert 1 <= len(waited) <= (len(limits) if FULL else 1), waited
+        assert any(re.search(IMPORT_REFUSED, t["output"]) for t in doc["tests"])
     for qid in full:
         if qid in scores:
             _score, _mx, tests = scores[qid]
@@ -265,3 +280,6 @@ def test_hostile_submission(case: Case, tmp_path, assignments, models, listener)
     assert elapsed < case.max_seconds * (6 if FULL else 1), f"grading took {elapsed:.1f} s"
     print(f"{case.name}: graded in {elapsed:.1f} s; " +
           ", ".join(f"{q} {s:g}/{m:g}" for q, (s, m, _) in sorted(scores.items())))
+    if case.hangs_at_import:
+        print(f"  waited on the import: {len(waited)} test(s): " + "; ".join(waited) +
+              f"; refused at once: {sum(bool(re.search(IMPORT_REFUSED, t['output'])) for t in doc['tests'])}")
