@@ -64,6 +64,9 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     for q in cfg.questions:
         print(f"  {q.id:>4}  {q.points:>5g}{' (bonus)' if q.bonus else '        '}  {q.title}"
               f"  [tests: {cfg.question_budget_s(q.id):g} s]")
+    print("Tests run question by question in this order (questions calling others' functions "
+          "last, so a hanging function uses up the time budget only after the questions that do "
+          "not call it are graded): " + " ".join(cfg.run_order()))
     print(f"Grading one submission takes at most {cfg.time_bound_s():g} s (tests "
           f"{cfg.tests_timeout_s:g} s at most, saved models, start-up); Gradescope's autograder "
           f"timeout must be above it.")

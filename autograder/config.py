@@ -114,6 +114,34 @@ class Assignment:
         models = sum(float(q.model.get("total_timeout_s", 120)) for q in self.questions if q.model)
         return tests + models + STARTUP_ALLOWANCE_S
 
+    def dependencies(self) -> dict[str, set[str]]:
+        """question id -> the other questions whose functions it calls, directly or through
+        them (its ``calls`` matched against their ``functions``)."""
+        owner = {fn: q.id for q in self.questions for fn in q.functions}
+        direct = {q.id: {owner[c] for c in q.calls if c in owner} - {q.id} for q in self.questions}
+        closure: dict[str, set[str]] = {}
+        for qid in direct:
+            seen: set[str] = set()
+            todo = list(direct[qid])
+            while todo:
+                dep = todo.pop()
+                if dep not in seen:
+                    seen.add(dep)
+                    todo.extend(direct.get(dep, ()))
+            closure[qid] = seen - {qid}
+        return closure
+
+    def run_order(self) -> list[str]:
+        """The order in which the questions' tests run when grading: questions that call no
+        other question's functions first, then by how many questions they depend on (ties in
+        the file's order).  A function that hangs costs its own question's budget early and
+        its callers' budgets last, so the questions that do not call it are graded before
+        its callers can use up the submission's time budget (``tests_timeout_s``).  Hidden
+        cases are seeded per test, not by position: the order changes no case."""
+        deps = self.dependencies()
+        index = {q.id: i for i, q in enumerate(self.questions)}
+        return sorted(index, key=lambda qid: (len(deps[qid]), index[qid]))
+
     def question(self, qid: str) -> Question:
         for q in self.questions:
             if q.id == qid:

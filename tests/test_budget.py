@@ -107,3 +107,52 @@ def test_check_config_prints_the_time_bound(capsys):
     bound = ASSIGNMENT.time_bound_s()
     assert f"takes at most {bound:g} s" in text
     assert bound <= ASSIGNMENT.tests_timeout_s + 600
+
+
+def _dependents_assignment(tests_timeout_s: float):
+    """Q1 (owns linear_forward), Q4 (calls it; before Q7 in the file) and Q7 (calls nothing),
+    with short limits."""
+    raw = json.loads(json.dumps(ASSIGNMENT.raw))
+    raw["assignment"] = {**raw["assignment"], "include": ["Q1", "Q4", "Q7"],
+                         "tests_timeout_s": tests_timeout_s}
+    raw["limits"] = {**raw.get("limits", {}), "test_timeout_s": 1, "question_timeout_s": 2}
+    raw["questions"]["Q4"]["limits"] = {**raw["questions"]["Q4"].get("limits", {}),
+                                        "test_timeout_s": 8, "question_timeout_s": 8}
+    raw["questions"]["Q7"]["limits"] = {**raw["questions"]["Q7"].get("limits", {}),
+                                        "test_timeout_s": 30, "question_timeout_s": 60}
+    return config.parse(raw, ASSIGNMENT.path, paths.reference_dir(KIT))
+
+
+def test_run_order_puts_questions_that_call_others_last():
+    deps = ASSIGNMENT.dependencies()
+    assert deps["Q3"] == set() and deps["Q12"] == {"Q10"}
+    assert {"Q1", "Q3", "Q13"} <= deps["Q14"] and "Q14" not in deps["Q14"]
+    assert {"Q1", "Q2", "Q3", "Q5"} <= deps["Q4"] and "Q4" in deps["Q5"]     # Q4 <-> Q5: a cycle
+    order = ASSIGNMENT.run_order()
+    assert sorted(order) == sorted(ASSIGNMENT.ids)
+    leaves = [q for q in order if not deps[q]]
+    assert order[:len(leaves)] == leaves                                     # file order kept
+    assert leaves == [q for q in ASSIGNMENT.ids if not deps[q]]
+    for a, b in zip(order, order[1:]):
+        assert len(deps[a]) <= len(deps[b])
+    assert order.index("Q12") < order.index("Q14") < order.index("Q4") < order.index("Q5")
+
+
+def test_a_hanging_function_uses_up_the_budget_only_after_unrelated_questions_ran(tmp_path, monkeypatch):
+    """linear_forward hangs: Q1 spends its 2 s, Q4 (which calls it) its 8 s, and the submission
+    has 2 + 8 + 1 s.  Q7 comes after Q4 in the file but calls nothing: it runs before Q4 and
+    keeps full marks.  Control: in the file's order Q4 uses up the budget first and Q7 loses."""
+    cfg = _dependents_assignment(tests_timeout_s=11)
+    assert cfg.run_order() == ["Q1", "Q7", "Q4"]
+    sub = _hanging_submission(tmp_path)
+    res = grading.grade(sub, assignment=cfg, out=tmp_path / "r.json", fixed_seed=True)
+    results.validate(json.loads((tmp_path / "r.json").read_text()))
+    scores = {q.id: q.score for q in res.questions}
+    assert scores["Q7"] == 15, [t["output"][-200:] for t in _q_tests(res.doc, "Q7") if t["score"] < t["max_score"]]
+    assert scores["Q1"] < 5 and scores["Q4"] < 10
+    # the control: the file's order
+    monkeypatch.setattr(config.Assignment, "run_order", lambda self: [q.id for q in self.questions])
+    res = grading.grade(sub, assignment=cfg, out=tmp_path / "r2.json", fixed_seed=True)
+    control = {q.id: q.score for q in res.questions}
+    assert control["Q7"] < 15
+    assert any("not run: the submission's time budget of 11 s" in t["output"] for t in _q_tests(res.doc, "Q7"))

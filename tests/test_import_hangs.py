@@ -129,3 +129,14 @@ def test_the_import_report_from_the_sandbox_is_parsed_defensively():
         assert importing_from(status) == []
     assert refuses_import(10.0, 10.0) and refuses_import(9.9, 10.0)
     assert not refuses_import(10.0, 180.0) and not refuses_import(1.0, 2.0)
+
+
+def test_an_import_cut_short_by_a_grading_budget_is_not_blamed_on_the_module(worker):
+    session = worker.session(cap_s=0.6, cap_reason="the submission's time budget of 420 s for all tests")
+    with pytest.raises(SandboxFailure) as err:
+        RemoteStudent(session).slow.k()
+    session.close()
+    assert "what was left of the submission's time budget" in err.value.message
+    assert "while importing src/slow.py" in err.value.message and "top level" not in err.value.message
+    value, _ = _call(worker, "slow.k")          # the test's own limit is long enough
+    assert value == 3

@@ -91,8 +91,12 @@ def describe_failure(exc: BaseException) -> tuple[str, str]:
 class Collector:
     """Collects :class:`Outcome` objects; selects the tests of the graded questions."""
 
-    def __init__(self, questions: set[str], public_dir: Path, hidden_dir: Path):
+    def __init__(self, questions: set[str], public_dir: Path, hidden_dir: Path,
+                 run_order: list[str] | None = None):
         self.questions = questions
+        #: question ids in the order their tests run (``Assignment.run_order``); the tests of
+        #: one question keep their collection order
+        self.run_order = list(run_order or [])
         self.public_dir = Path(public_dir).resolve()
         self.hidden_dir = Path(hidden_dir).resolve()
         self.outcomes: dict[str, Outcome] = {}
@@ -124,6 +128,8 @@ class Collector:
                 drop.append(item)
         if drop:
             config.hook.pytest_deselected(items=drop)
+        rank = {qid: i for i, qid in enumerate(self.run_order)}
+        keep.sort(key=lambda item: rank.get(question_of(item) or "", len(rank)))   # stable
         items[:] = keep
         for item in keep:
             fn = getattr(item, "function", None)

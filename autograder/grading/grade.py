@@ -332,7 +332,8 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                              "DLKIT_DATA_DIR": str(layout.data_root)})
         seed = seed_material or ("fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}")
         collector = Collector({q.id for q in assignment.questions},
-                              layout.public_tests or workdir, layout.hidden_tests or workdir / "none")
+                              layout.public_tests or workdir, layout.hidden_tests or workdir / "none",
+                              run_order=assignment.run_order())
         test_paths = [p for p, want in ((layout.public_tests, public), (layout.hidden_tests, hidden))
                       if want and p is not None and p.is_dir()]
         try:

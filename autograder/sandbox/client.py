@@ -246,7 +246,8 @@ class Session:
             else:
                 message = (f"timed out after {self.limits.test_timeout_s:g} s in {where} (the "
                            f"per-test time limit)")
-            self._die("timeout", message + self._hung_import(status, start, now, limit), status)
+            capped = bool(self.cap_reason) and not per_call
+            self._die("timeout", message + self._hung_import(status, now, limit, capped), status)
         except (EOFError, ConnectionError, BrokenPipeError):
             status = self.worker._end(self.pid)
             self.pid = None
@@ -271,10 +272,11 @@ class Session:
             self._check_refused_import(reply, where)
         return reply, reply_blobs
 
-    def _hung_import(self, status: dict[str, Any] | None, start: float, now: float,
-                     limit: float) -> str:
+    def _hung_import(self, status: dict[str, Any] | None, now: float, limit: float,
+                     capped: bool) -> str:
         """For a child that timed out while importing a submission file: record the file on
-        the worker with the seconds its import was given, and the message's tail."""
+        the worker with the seconds its import was given, and the message's tail (``capped``:
+        a grading time budget, not the test's own limit, cut the import short)."""
         importing = importing_from(status)
         if not importing:
             return ""
@@ -284,6 +286,9 @@ class Session:
             given = limit
         given = min(given, limit)
         self.worker.hung_imports[rel] = max(given, self.worker.hung_imports.get(rel, 0.0))
+        if capped:
+            return (f" while importing {rel}; later tests that allow the import no more than "
+                    f"{given:.3g} s fail at once")
         return (f" while importing {rel}: its top-level code did not finish; later tests that "
                 f"import it fail at once instead of waiting again ({_SLOW_IMPORT_HINT})")
 
@@ -297,10 +302,12 @@ class Session:
         if rel not in self.refused_imports:
             rel = sorted(self.refused_imports)[0]
         given = self.refused_imports[rel]
+        hint = (f" ({_SLOW_IMPORT_HINT})" if not self.cap_reason else
+                f" (what is left of {self.cap_reason})")
         failure = SandboxFailure(
             "import", f"not run: importing {rel} timed out after {given:.3g} s in an earlier test, "
                       f"and this test allows it no longer ({self.initial_budget:.3g} s); {where} "
-                      f"needs it ({_SLOW_IMPORT_HINT})")
+                      f"needs it{hint}")
         self.dead = failure
         self.report.failure = failure.message
         raise failure

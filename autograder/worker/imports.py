@@ -78,6 +78,9 @@ class ImportWatch:
 
     def __init__(self, root: str):
         self.root = os.path.realpath(root)
+        # a module's origin is its sys.path entry + its name: a prefix test first, so that the
+        # thousands of library modules (torch imports ~2300) cost no realpath
+        self.prefixes = tuple({os.path.abspath(root) + os.sep, self.root + os.sep})
         self.page: mmap.mmap | None = None
         self.blocked: frozenset[str] = frozenset()
         self.stack: list[tuple[float, str]] = []
@@ -116,6 +119,8 @@ class ImportWatch:
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         spec = importlib.machinery.PathFinder.find_spec(name, path, target)
         if spec is None or not spec.origin or spec.loader is None:
+            return spec
+        if not spec.origin.startswith(self.prefixes):
             return spec
         origin = os.path.realpath(spec.origin)
         if not origin.startswith(self.root + os.sep):
