@@ -160,7 +160,6 @@ def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intak
     for q in assignment.questions:
         mine = [o for o in outcomes if o.question == q.id]
         mine.sort(key=lambda o: {"public": 0, "hidden": 1}.get(o.kind, 2))
-        total_weight = sum(o.weight for o in mine)
         qs = QuestionScore(q.id, q.title, 0.0, q.points, q.bonus)
         hidden = [o for o in mine if o.kind == "hidden"]
         broken_deps = [f"{fn} ({failed_fns[fn]})" for fn in q.calls if fn in failed_fns]
@@ -172,9 +171,10 @@ def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intak
                           "max_score": float(q.points), "status": "failed", "visibility": "visible",
                           "output": "No tests were found for this question (an error in the "
                                     "assignment's configuration); it was not graded."})
-        for i, o in enumerate(mine, start=1):
-            max_score = q.points * o.weight / total_weight if total_weight > 0 else 0.0
-            score = max_score * (o.fraction if (o.passed or o.partial) else 0.0)
+        max_scores = results.apportion(q.points, [o.weight for o in mine])
+        for i, (o, max_score) in enumerate(zip(mine, max_scores), start=1):
+            fraction = min(max(o.fraction, 0.0), 1.0) if (o.passed or o.partial) else 0.0
+            score = round(max_score * fraction, 6)
             qs.score += score
             if o.kind == "public":
                 qs.public_total += 1

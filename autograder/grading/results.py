@@ -39,6 +39,28 @@ def _clean_number(x: Any) -> float:
     return round(x, 6) if math.isfinite(x) else 0.0
 
 
+#: Points are written to results.json in millionths (6 decimals).
+POINT_UNITS = 10 ** 6
+
+
+def apportion(points: float, weights: list[float]) -> list[float]:
+    """Split ``points`` over tests in proportion to ``weights``, in millionths of a point that
+    add up exactly to ``points``: Gradescope adds the tests' ``max_score``, so 10 points over
+    7 tests must read 10, not 7 x 1.428571 = 9.999997.  The largest remainders get the spare
+    millionths (ties: the earlier test).  All weights zero gives zeros."""
+    total_weight = float(sum(weights))
+    if total_weight <= 0 or not weights:
+        return [0.0] * len(weights)
+    units = round(points * POINT_UNITS)
+    exact = [units * w / total_weight for w in weights]
+    shares = [math.floor(e) for e in exact]
+    spare = units - sum(shares)
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))
+    for i in order[:spare]:
+        shares[i] += 1
+    return [s / POINT_UNITS for s in shares]
+
+
 def failure_results(reason: str, execution_time: float = 0.0) -> dict[str, Any]:
     """A valid results document for a grading run that could not finish."""
     return {
