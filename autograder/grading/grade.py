@@ -173,8 +173,7 @@ def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intak
                                     "assignment's configuration); it was not graded."})
         max_scores = results.apportion(q.points, [o.weight for o in mine])
         for i, (o, max_score) in enumerate(zip(mine, max_scores), start=1):
-            fraction = min(max(o.fraction, 0.0), 1.0) if (o.passed or o.partial) else 0.0
-            score = round(max_score * fraction, 6)
+            score = round(max_score * (o.fraction if (o.passed or o.partial) else 0.0), 6)
             qs.score += score
             if o.kind == "public":
                 qs.public_total += 1

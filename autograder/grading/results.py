@@ -49,7 +49,7 @@ def apportion(points: float, weights: list[float]) -> list[float]:
     7 tests must read 10, not 7 x 1.428571 = 9.999997.  The largest remainders get the spare
     millionths (ties: the earlier test).  All weights zero gives zeros."""
     total_weight = float(sum(weights))
-    if total_weight <= 0 or not weights:
+    if total_weight <= 0:
         return [0.0] * len(weights)
     units = round(points * POINT_UNITS)
     exact = [units * w / total_weight for w in weights]

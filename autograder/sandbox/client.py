@@ -282,9 +282,7 @@ class Session:
             return ""
         began, rel = importing[-1]
         given = now - began
-        if not 0.0 <= given <= limit + 1.0:      # a clock that disagrees, or a forged page
-            given = limit
-        given = min(given, limit)
+        given = min(given, limit) if given >= 0.0 else limit   # a forged page, a clock that disagrees
         self.worker.hung_imports[rel] = max(given, self.worker.hung_imports.get(rel, 0.0))
         if capped:
             return (f" while importing {rel}; later tests that allow the import no more than "

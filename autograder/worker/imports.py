@@ -141,9 +141,6 @@ class ImportWatch:
         spec.loader = watched
         return spec
 
-    def invalidate_caches(self) -> None:
-        pass
-
 
 _WATCH: list[ImportWatch] = []
 
