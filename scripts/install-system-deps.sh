@@ -2,6 +2,8 @@
 # Installs the system packages the sandbox and the container path use:
 #   bubblewrap  the process backend's namespace sandbox (no network, private /tmp, hidden secrets)
 #   podman runc debootstrap  the grading image and `batch --backend container`
+#   chromium chromium-driver  a real headless browser for the HTML tests (student document,
+#                             class report; tests/browserkit.py)
 # Runs only as root on a Debian/Ubuntu machine; elsewhere it says what is missing and
 # why, and the kit falls back (see README "Security"): it never fails the caller.
 set -u
@@ -10,8 +12,10 @@ command -v bwrap       >/dev/null 2>&1 || need+=(bubblewrap)
 command -v podman      >/dev/null 2>&1 || need+=(podman)
 command -v runc        >/dev/null 2>&1 || need+=(runc)
 command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
+command -v chromium    >/dev/null 2>&1 || need+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 if [ ${#need[@]} -eq 0 ]; then
-    echo "system deps: bubblewrap, podman, runc and debootstrap are present"
+    echo "system deps: bubblewrap, podman, runc, debootstrap, chromium and chromium-driver are present"
     exit 0
 fi
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then
