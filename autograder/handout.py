@@ -92,6 +92,48 @@ def citations(text: str) -> list[Citation]:
     return out
 
 
+def _python_strings(source: str) -> list[str]:
+    """The values of ``source``'s string expressions as Python builds them: implicit and
+    ``+`` concatenations joined, escapes decoded, an f-string's fields as ``{}`` (so a
+    citation split across literals, or written ``\\"Scripts\\"``, is read whole)."""
+    import ast
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+
+    def value(node) -> str | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return node.value
+        if isinstance(node, ast.JoinedStr):
+            return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            left, right = value(node.left), value(node.right)
+            if left is not None or right is not None:
+                return (left or "{}") + (right or "{}")
+        return None
+
+    return [v for node in ast.walk(tree) if (v := value(node)) is not None and "ASSIGNMENT" in v]
+
+
+def citations_in(name: str, text: str) -> list[Citation]:
+    """Every citation of the document in file ``name`` with contents ``text``: in its text
+    (comments, Markdown, TOML) and, for Python, in its strings as the program builds them."""
+    found = citations(text)
+    if name.endswith(".py"):
+        for value in _python_strings(text):
+            found += citations(value)
+    return list(dict.fromkeys(found))
+
+
+def dangling(files: dict[str, str], markdown: str) -> list[str]:
+    """``file: citation`` for each citation in ``files`` ({name: text}) that names a section
+    the document ``markdown`` does not have."""
+    have = anchors(markdown)
+    return [f"{name}: {c.text!r} (no #{c.anchor})" for name, text in sorted(files.items())
+            for c in citations_in(name, text) if c.anchor is not None and c.anchor not in have]
+
+
 def anchors(markdown: str) -> set[str]:
     """The anchors a rendered document defines (``<a id="...">``)."""
     return set(re.findall(r'<a id="([^"]+)"></a>', markdown))
@@ -137,7 +179,7 @@ class _Context:
         """A markdown link to a question (``Q4``), one of its sections or a general section."""
         if re.fullmatch(r"Q\d+", target):
             if target not in self.number:
-                return f"{target} (not part of this assignment)"
+                return f"[{target} (not part of this assignment)](#{target.lower()})"
             q = self.assignment.question(target)
             label = f"§{self.number[target]} ({target} {q.title})"
             if sub:
@@ -389,15 +431,49 @@ def render_markdown(assignment: config.Assignment, kit: Path | None = None) -> s
         given=[f for f in template.given_files(reference, exclude) if f.startswith("src/")])
     intro = split_sections(_render_prose(intro_path, ctx, **values), str(intro_path))
     closing = split_sections(_render_prose(closing_path, ctx, **values), str(closing_path))
-    parts = [f"# {assignment.name}", _toc(ctx, [slug(t) for t in intro], [slug(t) for t in closing])]
+    left_out = _left_out_md(ctx)
+    after = [slug(t) for t in closing] + ([slug(LEFT_OUT)] if left_out else [])
+    parts = [f"# {assignment.name}", _toc(ctx, [slug(t) for t in intro], after)]
     for title, body in intro.items():
         parts += [_heading(2, title, slug(title)), body]
     for q in assignment.questions:
         parts.append(_question_md(ctx, q, rendered))
     for title, body in closing.items():
         parts += [_heading(2, title, slug(title)), body]
+    if left_out:
+        parts.append(left_out)
     text = "\n\n".join(p.strip("\n") for p in parts) + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)
+
+
+#: The closing section of a subset's document: the questions of the assignment file it leaves out.
+LEFT_OUT = "Questions not in this assignment"
+
+
+def _left_out_md(ctx: _Context) -> str:
+    """For a subset assignment: one paragraph per question of the assignment file that it
+    leaves out, with the anchors a citation of that question or of any of its sections
+    (generated or prose) resolves to, so the template's files and the kit's messages that cite
+    it (``ASSIGNMENT.md §Q13 "Conventions and accepted alternatives"``) never dangle.
+    ``""`` when every question is included."""
+    raw = ctx.assignment.raw.get("questions", {})
+    left = sorted((qid for qid in raw if qid not in ctx.number), key=lambda qid: int(qid[1:]))
+    if not left:
+        return ""
+    ctx.general[slug(LEFT_OUT)] = LEFT_OUT
+    out = [_heading(2, LEFT_OUT, slug(LEFT_OUT)),
+           "The full course has these questions too; this assignment does not grade them. Their "
+           "files are in the handout as they are, and a comment or message that cites one of "
+           "them leads here: you need not complete them."]
+    for qid in left:
+        found = sorted(prose_dir(ctx.kit).glob(f"q{int(qid[1:]):02d}_*.md"))
+        titles = [t for path in found[:1]
+                  for t in re.findall(r"(?m)^## +(.+?)\s*$", path.read_text("utf-8"))]
+        ids = [qid.lower()] + [anchor_of(qid, t) for t in (*titles, *GENERATED)]
+        files = ", ".join(f"`{f}`" for f in raw[qid].get("files", ()))
+        out.append("".join(f'<a id="{a}"></a>' for a in dict.fromkeys(ids))
+                   + f"\n\n**{qid} · {raw[qid]['title']}** (files: {files}): not graded here.")
+    return "\n\n".join(out)
 
 
 # ---------------------------------------------------------------------------- HTML
