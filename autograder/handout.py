@@ -428,6 +428,8 @@ def render_markdown(assignment: config.Assignment, kit: Path | None = None) -> s
         questions=assignment.questions, number=number, fmt_points=_fmt_points,
         time_bound=assignment.time_bound_s(), budget=assignment.question_budget_s,
         models=[q for q in assignment.questions if q.model],
+        public_tests={q.id: [name for name, _ in _public_tests(rendered, q.id)]
+                      for q in assignment.questions},
         given=[f for f in template.given_files(reference, exclude) if f.startswith("src/")])
     intro = split_sections(_render_prose(intro_path, ctx, **values), str(intro_path))
     closing = split_sections(_render_prose(closing_path, ctx, **values), str(closing_path))
