@@ -205,7 +205,22 @@ def handout_tree(kit: Path, assignment: config.Assignment) -> dict[str, Member]:
         tree.update(handout.documents(assignment, Path(kit)))
     except handout.HandoutError as exc:
         raise BuildError(f"the assignment document: {exc}") from None
+    dangling = dangling_citations(tree)
+    if dangling:
+        raise BuildError("the handout cites sections its ASSIGNMENT.md does not have (fix the "
+                         "citation or the prose in reference/questions/):\n  " + "\n  ".join(dangling))
     return tree
+
+
+def dangling_citations(tree: dict[str, Member]) -> list[str]:
+    """``file: citation`` for each citation of the document (``ASSIGNMENT.md §Q4 "Scripts"``)
+    in a text file of the handout ``tree`` that names a section its ASSIGNMENT.md lacks."""
+    from . import handout
+    files = {}
+    for name, member in tree.items():
+        if name.endswith((".py", ".md", ".toml", ".txt", ".ini", ".sh")):
+            files[name] = _bytes(member).decode("utf-8", "replace")
+    return handout.dangling(files, files.get(handout.DOCUMENT_MD, ""))
 
 
 # ---------------------------------------------------------------------------- generated texts

@@ -453,13 +453,16 @@ LEFT_OUT = "Questions not in this assignment"
 
 
 def _left_out_md(ctx: _Context) -> str:
-    """For a subset assignment: one paragraph per question of the assignment file that it
-    leaves out, with the anchors a citation of that question or of any of its sections
-    (generated or prose) resolves to, so the template's files and the kit's messages that cite
-    it (``ASSIGNMENT.md §Q13 "Conventions and accepted alternatives"``) never dangle.
-    ``""`` when every question is included."""
+    """For a subset assignment: one paragraph per question the kit has (a question of the
+    assignment file, or a prose file ``qNN_*.md`` for questions deleted from a copy of it) that
+    this assignment leaves out, with the anchors a citation of that question or of any of its
+    sections (generated or prose) resolves to, so the template's files and the kit's messages
+    that cite it (``ASSIGNMENT.md §Q13 "Conventions and accepted alternatives"``) never
+    dangle.  ``""`` when nothing is left out."""
     raw = ctx.assignment.raw.get("questions", {})
-    left = sorted((qid for qid in raw if qid not in ctx.number), key=lambda qid: int(qid[1:]))
+    prose = {f"Q{int(m.group(1))}": path for path in sorted(prose_dir(ctx.kit).glob("q*_*.md"))
+             if (m := re.fullmatch(r"q(\d+)_.+\.md", path.name))}
+    left = sorted((qid for qid in {*raw, *prose} if qid not in ctx.number), key=lambda q: int(q[1:]))
     if not left:
         return ""
     ctx.general[slug(LEFT_OUT)] = LEFT_OUT
@@ -468,13 +471,16 @@ def _left_out_md(ctx: _Context) -> str:
            "files are in the handout as they are, and a comment or message that cites one of "
            "them leads here: you need not complete them."]
     for qid in left:
-        found = sorted(prose_dir(ctx.kit).glob(f"q{int(qid[1:]):02d}_*.md"))
-        titles = [t for path in found[:1]
-                  for t in re.findall(r"(?m)^## +(.+?)\s*$", path.read_text("utf-8"))]
+        titles = (re.findall(r"(?m)^## +(.+?)\s*$", prose[qid].read_text("utf-8"))
+                  if qid in prose else [])
         ids = [qid.lower()] + [anchor_of(qid, t) for t in (*titles, *GENERATED)]
-        files = ", ".join(f"`{f}`" for f in raw[qid].get("files", ()))
+        if qid in raw:
+            files = ", ".join(f"`{f}`" for f in raw[qid].get("files", ()))
+            what = f"**{qid} · {raw[qid]['title']}** (files: {files})"
+        else:
+            what = f"**{qid}**"
         out.append("".join(f'<a id="{a}"></a>' for a in dict.fromkeys(ids))
-                   + f"\n\n**{qid} · {raw[qid]['title']}** (files: {files}): not graded here.")
+                   + f"\n\n{what}: not graded here.")
     return "\n\n".join(out)
 
 
