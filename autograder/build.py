@@ -50,7 +50,8 @@ Member = Union[Path, bytes]
 
 #: Modules of the package that only make sense beside the instructor's kit (they read
 #: reference/, mutants/ or examples/); left out of the handout, nothing imports them there.
-INSTRUCTOR_ONLY = ("validate", "examples.py", "demo.py", "refmodels.py")
+INSTRUCTOR_ONLY = ("validate", "examples.py", "demo.py", "refmodels.py", "handout.py",
+                   "handout_assets")
 #: Never packed anywhere.
 JUNK = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".hypothesis", "*.egg-info", ".DS_Store")
 #: Extra datasets/ folders (no public/private split) copied when smaller than this.
@@ -199,7 +200,27 @@ def handout_tree(kit: Path, assignment: config.Assignment) -> dict[str, Member]:
     tree["assignment.toml"] = handout_assignment_text(assignment).encode()
     tree["requirements.txt"] = requirements_txt(Path(kit), assignment).encode()
     tree["README.md"] = handout_readme(assignment).encode()
+    from . import handout
+    try:
+        tree.update(handout.documents(assignment, Path(kit)))
+    except handout.HandoutError as exc:
+        raise BuildError(f"the assignment document: {exc}") from None
+    dangling = dangling_citations(tree)
+    if dangling:
+        raise BuildError("the handout cites sections its ASSIGNMENT.md does not have (fix the "
+                         "citation or the prose in reference/questions/):\n  " + "\n  ".join(dangling))
     return tree
+
+
+def dangling_citations(tree: dict[str, Member]) -> list[str]:
+    """``file: citation`` for each citation of the document (``ASSIGNMENT.md §Q4 "Scripts"``)
+    in a text file of the handout ``tree`` that names a section its ASSIGNMENT.md lacks."""
+    from . import handout
+    files = {}
+    for name, member in tree.items():
+        if name.endswith((".py", ".md", ".toml", ".txt", ".ini", ".sh")):
+            files[name] = _bytes(member).decode("utf-8", "replace")
+    return handout.dangling(files, files.get(handout.DOCUMENT_MD, ""))
 
 
 # ---------------------------------------------------------------------------- generated texts
@@ -283,6 +304,10 @@ def handout_readme(assignment: config.Assignment) -> str:
                       + "\n\n`selftest` scores them on the PUBLIC validation split; the grader "
                         "scores them on a private test split you never see.\n")
     return f"""# {assignment.name}
+
+**Read [ASSIGNMENT.md](ASSIGNMENT.md)** (or open `ASSIGNMENT.html` in a browser: the same
+text with the maths typeset, usable offline): what each question asks, the contract of every
+function, how each question is graded and which alternatives are accepted.
 
 Fill in every function that raises `NotImplementedError` in `src/`; its docstring states the
 contract (shapes, dtypes, conventions) the tests rely on.
@@ -468,6 +493,65 @@ def handout_leaks(tree: dict[str, Member], kit: Path, assignment: config.Assignm
             found = sorted(text_lines & sol)
             if found:
                 problems.append(f"{name}: holds {len(found)} reference solution line(s), e.g. {found[0]!r}")
+        if name in DOCUMENTS:
+            problems += document_leaks(name, data.decode("utf-8", "replace"), kit, assignment, sol)
+    return problems
+
+
+#: The assignment document's files in the handout (``autograder.handout`` writes them).
+DOCUMENTS = ("ASSIGNMENT.md", "ASSIGNMENT.html")
+#: Hidden-test lines shorter than this are too generic to call a leak (``x = case_rng...``).
+MIN_HIDDEN_LINE = 40
+
+
+def hidden_test_lines(kit: Path) -> set[str]:
+    """Stripped lines of the hidden tests, long enough to be specific, that no public test
+    holds too (imports and comments left out)."""
+    public: set[str] = set()
+    for path in sorted(paths.reference_dir(kit).joinpath("tests").glob("*.py")):
+        public.update(line.strip() for line in path.read_text("utf-8").splitlines())
+    out: set[str] = set()
+    for path in sorted(paths.hidden_tests_dir(kit).glob("*.py")):
+        for line in path.read_text("utf-8").splitlines():
+            s = line.strip()
+            if len(s) >= MIN_HIDDEN_LINE and s not in public and not s.startswith(("#", "import", "from")):
+                out.add(s)
+    return out
+
+
+def _document_text(name: str, text: str) -> str:
+    """The document's readable text: for the HTML page, tags removed and entities decoded, so
+    a line inside ``<pre>`` or split by markup is found as the student reads it."""
+    if name.endswith(".html"):
+        import html as html_mod
+        text = html_mod.unescape(re.sub(r"<[^>]+>", "", text))
+    return text
+
+
+def document_leaks(name: str, text: str, kit: Path, assignment: config.Assignment,
+                   sol: set[str] | None = None) -> list[str]:
+    """Secrets in the assignment document ``name`` with contents ``text``: a line of a
+    solution region or of a hidden test anywhere in it (not only as a whole line: prose
+    wraps code into sentences and tables), a path into the private data, the salt."""
+    kit = Path(kit)
+    if sol is None:
+        sol = solution_lines(paths.reference_dir(kit), _template_exclude(assignment))
+    readable = _document_text(name, text)
+    flat = " ".join(readable.split())
+    # what the template already shows (a docstring quoting ``out = X * mask``) is no leak
+    shown = " ".join(" ".join(data.decode("utf-8", "replace").split()) for data in
+                     template.render_tree(paths.reference_dir(kit), _template_exclude(assignment)).values())
+    problems = []
+    for kind, lines in (("reference solution", sol), ("hidden test", hidden_test_lines(kit))):
+        found = sorted(line for line in lines
+                       if " ".join(line.split()) in flat and " ".join(line.split()) not in shown)
+        if found:
+            problems.append(f"{name}: holds {len(found)} {kind} line(s), e.g. {found[0]!r}")
+    private = re.search(r"\bdatasets/[\w.-]+/private\b|\bhidden_tests/", readable)
+    if private:
+        problems.append(f"{name}: names an instructor-only path ({private.group(0)!r})")
+    if assignment.salt in readable:
+        problems.append(f"{name}: holds the grading salt")
     return problems
 
 

@@ -3,6 +3,7 @@
     python -m autograder template [--check]          reference/ -> student_template/
     python -m autograder check-config [FILE]         validate assignment.toml
     python -m autograder demo                        the README's main job
+    python -m autograder handout [--out DIR]         the students' ASSIGNMENT.md + .html
     python -m autograder grade SUBMISSION [--out results.json]
     python -m autograder selftest [FOLDER]
     python -m autograder validate [--only ID ...] [--subset N]
@@ -159,6 +160,11 @@ def _cmd_examples(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_handout(args: argparse.Namespace) -> int:
+    from . import handout          # instructor-side: not in the students' copy of the kit
+    return handout.main(args)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from . import demo
     return demo.main(args)
@@ -223,6 +229,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("examples", help="write the example submissions as folders and zips")
     p.add_argument("--out", required=True, metavar="DIR")
     p.set_defaults(func=_cmd_examples)
+
+    p = sub.add_parser("handout", help="write the students' ASSIGNMENT.md and ASSIGNMENT.html",
+                       description="Write the assignment document students read: ASSIGNMENT.md "
+                                   "(GitHub, maths as $...$) and a self-contained ASSIGNMENT.html "
+                                   "(MathML), for the questions of --assignment.")
+    p.add_argument("--out", metavar="DIR", help="output folder (default: build/handout/ in the kit)")
+    p.set_defaults(func=_cmd_handout)
 
     p = sub.add_parser("demo", help="the README's main job on scikit-learn's digits")
     p.set_defaults(func=_cmd_demo)

@@ -5,7 +5,9 @@
 2. grades the reference, the blank student template and every example submission
    (``examples/submissions/``) exactly as Gradescope would — sandboxed worker, public and
    hidden tests, saved models on the private test split — and prints one row per submission
-   with the points of every question.
+   with the points of every question;
+3. writes the students' assignment document (``build/handout/ASSIGNMENT.md`` and
+   ``ASSIGNMENT.html``, the ``handout`` verb) and prints where.
 """
 from __future__ import annotations
 
@@ -78,4 +80,12 @@ def main(args: argparse.Namespace | None = None) -> int:
               "FOLDER` for the feedback.")
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    _write_document(kit, assignment)
     return 0
+
+
+def _write_document(kit: Path, assignment: config.Assignment) -> None:
+    from . import handout
+    written = handout.write(assignment, kit / "build" / "handout", kit)
+    print(f"\n3. the students' assignment document: {written[handout.DOCUMENT_HTML]} "
+          f"(open it in a browser) and {written[handout.DOCUMENT_MD]}")

@@ -9,7 +9,7 @@ Fixtures:
   ``case_rng`` a ``numpy.random.Generator`` for a test's random cases: fixed seeds under a
                plain ``pytest`` and in ``validate``; seeded by a hash of the submission's
                files, the assignment's salt and the test's id when grading (ASSIGNMENT.md
-               "Randomness": each submission sees its own cases; a regrade the same ones).
+               §"Reading your results": each submission sees its own cases; a regrade the same ones).
 
 Marker:
   ``@pytest.mark.question("Q4")`` (usually as a module's ``pytestmark``) ties tests to a

@@ -42,6 +42,7 @@ DEFAULT_EXCLUDE = (
     "__pycache__", "*.pyc", ".pytest_cache", "*.egg-info", ".hypothesis",
     "*.safetensors", "*.pt", "*.pth", "*.pkl", "model_*.npz", "model.npz", "model.json",
     "reports", "runs",
+    "questions",    # reference/questions/: the assignment document's prose (``handout`` verb)
 )
 
 _DEF_RE = re.compile(r"^(?P<indent>[ \t]*)(?:async[ \t]+)?(?:def|class)[ \t]+(?P<name>\w+)")
@@ -237,3 +238,70 @@ def generate(reference: Path, template: Path, check: bool = False,
         if not any(directory.iterdir()) and not _excluded(directory.relative_to(template), exclude):
             directory.rmdir()
     return problems
+
+
+# ---------------------------------------------------------------------------- what students read
+@dataclasses.dataclass(frozen=True)
+class Contract:
+    """What the template shows of one function, class or method: its signature line and its
+    docstring (the contract the tests rely on), plus, for a class, the contracts of its
+    ``__init__``, its public methods and every method holding a solution region."""
+
+    name: str
+    kind: str                   # "function" | "class" | "method"
+    signature: str              # ``name(args)`` as written in the source
+    doc: str                    # the docstring, dedented; "" when there is none
+    todo: tuple[str, ...] = ()  # the TODO lines the template shows in its body
+    methods: tuple["Contract", ...] = ()
+
+
+def _signature(node, source: str) -> str:
+    import ast
+    if isinstance(node, ast.ClassDef):
+        bases = ", ".join(ast.get_source_segment(source, b) or "" for b in node.bases)
+        return f"class {node.name}({bases})" if bases else f"class {node.name}"
+    # the parameter list as written (ast.unparse would rewrite defaults such as ``1e-2``)
+    header = "\n".join(source.splitlines()[node.lineno - 1: node.body[0].lineno - 1])
+    start = header.index("(", header.index(node.name))
+    depth = 0
+    for end in range(start, len(header)):
+        depth += {"(": 1, ")": -1}.get(header[end], 0)
+        if depth == 0:
+            break
+    return f"{node.name}({' '.join(header[start + 1:end].split())})"
+
+
+def api_contracts(text: str, name: str, attrs: list[str] | tuple[str, ...]) -> list[Contract]:
+    """The contracts of the top-level functions/classes ``attrs`` of ``text``, the TEMPLATE's
+    text of file ``name`` (as :func:`render_tree` writes it): exactly what a student reads.
+    Raises :class:`TemplateError` for a name that is not a top-level def or class there."""
+    import ast
+    tree = ast.parse(text, filename=name)
+    stubs: dict[str, list[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for line in (ast.get_source_segment(text, node) or "").splitlines():
+                if line.strip().startswith("# TODO:"):
+                    stubs.setdefault(id(node), []).append(line.strip()[len("# TODO:"):].strip())
+
+    def contract(node, kind: str) -> Contract:
+        todo = tuple(stubs.get(id(node), ()))
+        methods: tuple[Contract, ...] = ()
+        if isinstance(node, ast.ClassDef):
+            methods = tuple(
+                contract(m, "method") for m in node.body
+                if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and (m.name == "__init__" or not m.name.startswith("_") or stubs.get(id(m))))
+            todo = tuple(t for m in methods for t in m.todo)
+        return Contract(node.name, kind, _signature(node, text), ast.get_docstring(node) or "",
+                        todo, methods)
+
+    top = {node.name: node for node in tree.body
+           if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    out = []
+    for attr in attrs:
+        if attr not in top:
+            raise TemplateError(f"{name}: no top-level def or class {attr!r}")
+        node = top[attr]
+        out.append(contract(node, "class" if isinstance(node, ast.ClassDef) else "function"))
+    return out

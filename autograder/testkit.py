@@ -409,7 +409,7 @@ def trusted_function(name: str, **params: Any) -> TrustedFunction:
 def self_check(reason: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Mark a public test as a self-check for students that carries no points when grading
     (weight 0, gradescope-utils' ``__weight__`` attribute), e.g. a golden that depends on one of
-    several initialisations ASSIGNMENT.md allows.  It still runs and its result is shown."""
+    several initialisations ASSIGNMENT.md §Q4 "Initialisation" allows.  It still runs and its result is shown."""
     def mark(fn: Callable[..., Any]) -> Callable[..., Any]:
         fn.__weight__ = 0            # type: ignore[attr-defined]
         fn.__self_check__ = reason   # type: ignore[attr-defined]

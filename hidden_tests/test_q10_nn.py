@@ -2,9 +2,10 @@
 
 Expected values come from the reference (``ref``) on the trusted side or from maths written
 here; random shapes and values come from ``case_rng`` (per submission when grading).
-``params`` always reaches the student as a ``collections.Counter`` (ASSIGNMENT.md "nn.py
-params"); caches are accepted as tuples or lists.  Xavier initialisation is checked by its
-properties only (shapes, zero biases, the bound, the variance on a large matrix).
+``params`` always reaches the student as a ``collections.Counter`` (ASSIGNMENT.md §Q10
+"Conventions and accepted alternatives"); caches are accepted as tuples or lists.  Xavier
+initialisation is checked by its properties only (shapes, zero biases, the bound, the variance
+on a large matrix).
 """
 from collections import Counter
 
@@ -328,7 +329,7 @@ def test_backwards_through_a_random_softmax_classifier(student, ref, case_rng):
     ref_params = dict(base)
     delta = probs - y
     delta_h = student.nn.backwards(delta.copy(), params, "output", student.util.linear_deriv)
-    # a backward function may overwrite its dout (ASSIGNMENT.md): hand over a copy
+    # a backward function may overwrite its dout (ASSIGNMENT.md §"Conventions"): hand over a copy
     student.nn.backwards(to_array(delta_h, "grad_X of the output layer"), params, "layer1",
                          student.nn.sigmoid_deriv)
     e_h = ref.nn.backwards(delta.copy(), ref_params, "output", ref.util.linear_deriv)

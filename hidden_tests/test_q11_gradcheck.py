@@ -1,10 +1,10 @@
 """Q11 hidden tests: gradcheck.numerical_gradient (numerics.md §1.7, §4.8 X12).
 
 ``f`` always comes from the kit's trusted family (``autograder.testkit.trusted_function``),
-built inside the worker from coefficients drawn here (ASSIGNMENT.md "numerical_gradient's f").
+built inside the worker from coefficients drawn here (ASSIGNMENT.md §Q11 "How it is graded").
 Expected values are the exact gradients (quadratic forms: centred differences are exact up to
 rounding) or the trusted side's own centred differences with the same ``eps``.  ``x`` must come
-back equal to within 1e-12 relative (ASSIGNMENT.md "Types and tolerances"); every ``x`` here
+back equal to within 1e-12 relative (ASSIGNMENT.md §Q11 "Conventions and accepted alternatives"); every ``x`` here
 keeps |x| >= 1e-3 so that the accepted ``+eps, -2eps, +eps`` ulp drift stays far below that.
 """
 import numpy as np

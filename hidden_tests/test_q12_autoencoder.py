@@ -2,7 +2,7 @@
 
 Expected values come from the reference (``ref``) on the trusted side or from maths written
 here; random sizes and values come from ``case_rng``.  ``params`` reaches the student as a
-``collections.Counter`` (ASSIGNMENT.md "nn.py params").  The initialisation is checked by its
+``collections.Counter`` (ASSIGNMENT.md §Q12 "Conventions and accepted alternatives").  The initialisation is checked by its
 properties only; every value check sets the weights explicitly first.  The backward test builds
 the forward caches with the reference so that it grades ``autoencoder_backward`` alone.
 """

@@ -5,9 +5,9 @@ random geometry per check) come from ``case_rng`` (per submission when grading).
 gradient is checked against both the reference gradient and centred differences of the
 reference forward pass.  Geometries cover stride 1, 2 and 3 (a stride that does not divide
 evenly: valid, floor output size), pad 0, 1 and 2, non-square inputs and kernels; all of them
-are valid (ASSIGNMENT.md: a kernel larger than the padded input is not graded).  Max-pool
+are valid (ASSIGNMENT.md §Q13 "Conventions and accepted alternatives": a kernel larger than the padded input is not graded).  Max-pool
 cases cover overlapping windows (gradients add up) and ties (the first maximum in row-major
-order takes the window's whole gradient, ASSIGNMENT.md "Common conventions").
+order takes the window's whole gradient, ASSIGNMENT.md §Q13 "Conventions and accepted alternatives").
 """
 import numpy as np
 import pytest

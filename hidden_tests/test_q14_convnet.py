@@ -5,8 +5,8 @@ N > 1), builds the model with ``dtype=np.float64`` and compares with the referen
 the same parameters on the trusted side; gradients are compared with the reference gradients
 and with centred differences of the reference loss.  Shapes come from ``case_rng`` (odd and
 non-square inputs, filter sizes 3 and 5, so the conv padding ``(filter_size - 1) // 2`` is 1
-or 2).  The default float32 model is checked with float32 tolerances (ASSIGNMENT.md "Types and
-tolerances").  ReLU and max-pooling commute, so pooling before the ReLU is accepted.
+or 2).  The default float32 model is checked with float32 tolerances (ASSIGNMENT.md
+§"Conventions").  ReLU and max-pooling commute, so pooling before the ReLU is accepted.
 """
 import numpy as np
 import pytest

@@ -1,6 +1,6 @@
 """Q2 hidden tests: inverted dropout (numerics.md §1.2, §4.3 D1-D9, §6).
 
-Dropout is random, so nothing here depends on one RNG call's exact mask (ASSIGNMENT.md: any
+Dropout is random, so nothing here depends on one RNG call's exact mask (ASSIGNMENT.md §Q2 "Conventions and accepted alternatives": any
 valid way of drawing it passes: ``binomial``, ``rand() > p``, ``uniform() >= p``,
 ``rand() < 1 - p``).  The checks are statistical (drop rate, per-row and per-column drop rates
 for independence, tolerances of several binomial standard deviations) or exact consequences

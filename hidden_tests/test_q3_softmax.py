@@ -3,7 +3,7 @@
 Expected values come from the reference (``ref``) on the trusted side or from maths written
 here; random shapes and values come from ``case_rng``.  The loss may come back as a float, a
 NumPy scalar or a 0-d / size-1 array.  Large logits are placed so that the correct class never
-underflows (ASSIGNMENT.md: the handout's max shift then takes log(0), and log-sum-exp is not
+underflows (ASSIGNMENT.md §Q3 "Conventions and accepted alternatives": the handout's max shift then takes log(0), and log-sum-exp is not
 required).
 """
 import numpy as np

@@ -1,17 +1,17 @@
 """Q4 hidden tests: FullyConnectedNet and the two training scripts (numerics.md §1.4, §4.5
 N1-N10, §4.1 A4, §4.3 D8, §6).
 
-Value checks set ``params`` explicitly (ASSIGNMENT.md "Goldens and initialisation") and compare
+Value checks set ``params`` explicitly (ASSIGNMENT.md §Q4 "Initialisation") and compare
 with the reference network on the trusted side, in float64; the initialisation is checked by
 its properties only (shapes, 1-D zero biases, dtype, zero mean, and a scale that is either
 proportional to ``weight_scale`` or one of the Xavier/Glorot scales the Imperial template's
 docstring mentions).  With dropout, the expected values use the masks the student's own
-``dropout_forward`` draws for the network's seed (ASSIGNMENT.md: ``seed`` is passed to every
+``dropout_forward`` draws for the network's seed (ASSIGNMENT.md §Q4 "Initialisation": ``seed`` is passed to every
 dropout call), so any valid way of drawing a mask passes.  Seeds are never 0.
 
 The scripts run in the sandbox; only ``solver.model.params`` comes back, and the accuracies are
 recomputed here with the reference forward pass on the data set loaded on the trusted side
-(ASSIGNMENT.md "Scripts").
+(ASSIGNMENT.md §Q4 "Scripts").
 """
 import contextlib
 import os

@@ -1,16 +1,16 @@
 """Q5 hidden tests: SGD with momentum and the Solver's early stopping (numerics.md §1.5, §1.6,
-§4.6 O1-O12, §6; ASSIGNMENT.md "Solver patience").
+§4.6 O1-O12, §6; ASSIGNMENT.md §Q5 "Early-stopping rule in detail").
 
 ``sgd_momentum`` is checked against the update written out here (``v = momentum*v -
 learning_rate*dw``, ``next_w = w + v``) from random non-zero velocities, over several steps and
-with the defaults; it may update ``w`` in place (ASSIGNMENT.md: an optimiser's ``w``).
+with the defaults; it may update ``w`` in place (ASSIGNMENT.md §Q5 "Conventions and accepted alternatives").
 
 The Solver (the student's ``solver.py``: it holds the ``patience`` region) trains tiny
 FullyConnectedNets (Q5 calls Q4's network) whose parameters are set explicitly, on data sets
 whose validation accuracy is flat (learning rate 0), falls (training labels contradict the
 validation labels) or rises in steps (a 1-D threshold moving across the validation points).
 The early-stopping checks hold for ANY validation history: the test replays the rule of
-ASSIGNMENT.md on the history the Solver recorded (the first check sets the first best, only a
+ASSIGNMENT.md §Q5 "Early-stopping rule in detail" on the history the Solver recorded (the first check sets the first best, only a
 strictly higher accuracy improves, training stops once ``patience`` consecutive epoch-end
 checks have not improved it) and checks that training stopped exactly there; the accuracy of
 the parameters left in the model is recomputed here with the reference network.
@@ -189,7 +189,7 @@ def _check_best_restored(ref, setup, solver, model, val):
 
 
 def _expected_checks(val, patience, num_epochs):
-    """Number of accuracy checks the patience rule allows for this history (ASSIGNMENT.md)."""
+    """Number of accuracy checks the patience rule allows for this history (ASSIGNMENT.md §Q5 "Early-stopping rule in detail")."""
     best, stale = val[0], 0
     for i, acc in enumerate(val[1:], start=1):
         if acc > best:

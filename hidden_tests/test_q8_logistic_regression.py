@@ -2,7 +2,7 @@
 numerics.md §4.4 S1/S2/S5 for the softmax, own rows for logistic regression).
 
 Expected values come from the reference (``ref``) on the trusted side.  Contract points the
-tests leave open (ASSIGNMENT.md): gradient descent's final ``w`` with or without the last
+tests leave open (ASSIGNMENT.md §Q8 "Conventions and accepted alternatives"): gradient descent's final ``w`` with or without the last
 update; SGD's history recorded at the start (reference) or the end of each epoch, and any
 source of random permutations.  The SGD tests therefore recover, from the weights after
 1, 2, ... epochs (same seed), WHICH order each epoch used, and check that it was a

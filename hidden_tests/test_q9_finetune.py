@@ -5,7 +5,7 @@ the given ``src/finetune_tools.py`` (the grader's copy), which report what a pro
 backbone saw (examples, calls, batch starts, training mode, gradient mode) and the trained
 head's layers, logits and mode.  Features of the tiny backbone are recomputed here in NumPy
 from its documented weights.  A head may be trained with any optimiser that fits
-well-separated features (ASSIGNMENT.md / the docstring), so the head tests check properties:
+well-separated features (ASSIGNMENT.md §Q9 "Conventions and accepted alternatives" / the docstring), so the head tests check properties:
 architecture, fit, reproducibility for a seed, dependence on the seed, the learning rate and
 the weight decay -- never one optimiser's exact weights.
 """

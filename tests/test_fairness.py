@@ -1,4 +1,5 @@
-"""The fairness policy (ASSIGNMENT.md "Grading rules" and conventions): for each rule, a
+"""The fairness policy (ASSIGNMENT.md §"Fair grading", §"Conventions" and each question's
+"Conventions and accepted alternatives"): for each rule, a
 correct submission written the allowed-but-different way grades to full marks, under the fixed
 CI seed and under per-submission seeds.  Plus old NumPy: np.float and
 np.reshape(..., newshape=...) grade to full marks with the notice."""

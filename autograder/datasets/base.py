@@ -136,7 +136,7 @@ def to_unit_float(images: np.ndarray, value_max: float) -> np.ndarray:
 def to_nchw(x: np.ndarray) -> np.ndarray:
     """``(N, H, W)`` -> ``(N, 1, H, W)``; ``(N, H, W, C)`` -> ``(N, C, H, W)`` (a copy).
 
-    The layout ``cnn.Net`` receives (ASSIGNMENT.md "Trained models"); ``predict`` receives the
+    The layout ``cnn.Net`` receives (ASSIGNMENT.md §Q6 "What the grader does with `Net`"); ``predict`` receives the
     unconverted ``(N, H, W)`` / ``(N, H, W, C)`` array.
     """
     x = np.asarray(x)

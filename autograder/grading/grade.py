@@ -220,8 +220,8 @@ def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intak
         lines += ["", "Problems with the submission:"] + [f"  - {p}" for p in problems]
     if notes:
         lines += ["", "Your code uses NumPy names removed since NumPy 1.20: " + ", ".join(notes)
-                  + ". The grader restored them so your code runs (ASSIGNMENT.md, grading policy "
-                  "for old code); update them, a current NumPy does not have them."]
+                  + ". The grader restored them so your code runs (ASSIGNMENT.md "
+                  "§\"Old NumPy code\"); update them, a current NumPy does not have them."]
     doc = {"score": round(total, 6), "execution_time": round(seconds, 3), "output": "\n".join(lines),
            "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
     return doc, scores

@@ -16,7 +16,7 @@ One TOML file per area in ``mutants/`` (e.g. ``mutants/q01_linear_relu.toml``)::
     id = "D7-binomial"
     question = "Q2"
     description = "mask drawn with np.random.binomial instead of rand() > p"
-    allowed_by = "ASSIGNMENT.md: 'Tests check statistics, not one RNG call's exact mask.'"
+    allowed_by = 'ASSIGNMENT.md §Q2 "Conventions and accepted alternatives"'
     file = ...; find = ...; replace = ...
 
     [[not_applicable]]                 # numerics.md §4 rows this assignment does not grade

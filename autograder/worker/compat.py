@@ -1,6 +1,6 @@
 """Old-NumPy compatibility for code written for the original handouts (2018-2023).
 
-ASSIGNMENT.md "Grading policy for old code": the worker restores the NumPy names and keywords
+ASSIGNMENT.md §"Old NumPy code": the worker restores the NumPy names and keywords
 removed since 1.20 that old code uses, ONLY where this NumPy lacks them (NumPy 2 has
 ``np.bool`` again: it is left alone), and changes no other behaviour.  Each restored name is
 served through NumPy's module ``__getattr__`` hook, so it is recorded the first time student

@@ -146,7 +146,7 @@ class Server:
                     raise AttributeError(
                         f"{self.package}/{'/'.join(parts[:cut])}.py has no {attr!r}"
                         + (f" in {where}" if i else "")
-                        + f" (expected {path} as ASSIGNMENT.md specifies)") from None
+                        + f" (expected {path} as ASSIGNMENT.md §Q4 \"Scripts\" specifies)") from None
             return obj
         raise ModuleNotFoundError(f"no module {self.package}/{parts[0]}.py in the submission "
                                   f"(needed for {path})")

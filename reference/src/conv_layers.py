@@ -1,7 +1,8 @@
 """Convolution and max-pooling layers (seed 004; Imperial style: backward takes the forward inputs).
 
 Layout: images are ``(N, C, H, W)`` (examples, channels, height, width); filters are
-``(F, C, HH, WW)``.  Conventions the tests rely on (ASSIGNMENT.md, seed 004):
+``(F, C, HH, WW)``.  Conventions the tests rely on (ASSIGNMENT.md §Q13 "Conventions and
+accepted alternatives"):
 
 * convolution is CROSS-CORRELATION (the kernel is not flipped), as in every deep-learning
   library: ``out[n, f, i, j] = b[f] + sum_{c, a, k} W[f, c, a, k] * Xpad[n, c, i*stride + a,

@@ -78,8 +78,8 @@ def test_fcnet_params_have_documented_keys_shapes_and_dtypes(student):
         raise CheckFailed("with the default dtype, params['W1'] should be float32")
 
 
-@self_check("the golden depends on weight_scale * randn initialisation; ASSIGNMENT.md also "
-            "allows Xavier, so it carries no points when grading")
+@self_check("the golden depends on weight_scale * randn initialisation; ASSIGNMENT.md "
+            "§Q4 \"Initialisation\" also allows Xavier, so it carries no points when grading")
 @pytest.mark.parametrize("reg", [0.0, 3.14])
 def test_fcnet_initial_loss_matches_expected_value(student, reg):
     model, X, y = _handout_model(student, reg)
@@ -132,7 +132,7 @@ def _accuracy(model, X, y, batch=500):
 def _trained_solver(student, script):
     """The Solver a training script leaves: ``main()``'s return value, or for an old script
     without ``main()`` its module-level ``solver`` (importing it runs it; ASSIGNMENT.md
-    "Scripts")."""
+    §Q4 "Scripts")."""
     try:
         return getattr(student, script).main()
     except (AttributeError, StudentError) as exc:
