@@ -147,6 +147,12 @@ class Student:
     models: list[dict[str, Any]]
     question_seconds: dict[str, float]
     record: dict[str, Any]
+    full_messages: dict[str, str]         # test name -> the grader's full failure message
+
+    def full_message(self, test: dict[str, Any]) -> str:
+        """The instructor's view of a failed test: the grader's message where the record has
+        it (:mod:`.instructor`), else the test's output as the student sees it."""
+        return self.full_messages.get(str(test.get("name", "")), "")
 
 
 @dataclasses.dataclass
@@ -244,14 +250,37 @@ def _student(rec: dict[str, Any]) -> Student:
         if isinstance(e, dict) and _num(e.get("value")) is not None:
             lb[str(e.get("name"))] = _num(e.get("value"))
     models = [m for m in rec.get("models") or [] if isinstance(m, dict)]
+    tests = [t for t in doc.get("tests") or [] if isinstance(t, dict)]
     return Student(id=str(rec["id"]), names=", ".join(p.get("name", "") for p in people if p.get("name")),
                    emails=", ".join(p.get("email", "") for p in people if p.get("email")),
                    status=str(rec.get("status", "error")), reason=str(rec.get("reason") or ""),
                    score=_num(doc.get("score")) or 0.0, questions=question_points(doc),
                    wall_s=_num(rec.get("wall_s")),
-                   tests=[t for t in doc.get("tests") or [] if isinstance(t, dict)],
+                   tests=tests,
                    output=str(doc.get("output") or ""), leaderboard=lb, models=models,
-                   question_seconds=_question_seconds(rec), record=rec)
+                   question_seconds=_question_seconds(rec), record=rec,
+                   full_messages=_full_messages(rec, tests))
+
+
+def _full_messages(rec: dict[str, Any], tests: list[dict[str, Any]]) -> dict[str, str]:
+    """test name -> the grader's full message, from the record's ``messages`` (keyed by
+    question, kind and index within them: :mod:`.instructor`)."""
+    keyed = {(str(m.get("question")), str(m.get("kind")), m.get("index")): str(m.get("message"))
+             for m in rec.get("messages") or [] if isinstance(m, dict) and m.get("message")}
+    if not keyed:
+        return {}
+    out, seen = {}, Counter()
+    for t in tests:
+        name = str(t.get("name", ""))
+        m = _QID.match(name)
+        if not m:
+            continue
+        kind = kind_of(name)
+        seen[(m.group(1), kind)] += 1
+        msg = keyed.get((m.group(1), kind, seen[(m.group(1), kind)]))
+        if msg:
+            out[name] = msg
+    return out
 
 
 # ---------------------------------------------------------------------------- analysis
@@ -295,7 +324,7 @@ def analyse(records: Iterable[dict[str, Any]], assignment: Any = None, title: st
 
     # tests, in the assignment's order, from the graded submissions
     tests: dict[str, TestStat] = {}
-    outputs: dict[str, tuple[list[str], list[tuple[str, str]]]] = {}
+    outputs: dict[str, tuple[list[str], list[tuple[str, str, str]]]] = {}
     for s in graded:
         for t in s.tests:
             name = str(t.get("name", ""))
@@ -315,14 +344,15 @@ def analyse(records: Iterable[dict[str, Any]], assignment: Any = None, title: st
                 outputs[name][0].append(str(t.get("output") or ""))
             else:
                 st.failed.append(s.id)
-                outputs[name][1].append((s.id, str(t.get("output") or "")))
+                outputs[name][1].append((s.id, str(t.get("output") or ""), s.full_message(t)))
             sec = test_seconds(t)
             if sec is not None:
                 st.seconds.append(sec)
     for name, st in tests.items():
         passed_out, failed = outputs[name]
-        desc = _descriptive_lines(passed_out, [o for _, o in failed])
-        st.groups = _groups([(sid, failure_message(o, desc)) for sid, o in failed])
+        desc = _descriptive_lines(passed_out, [o for _, o, _ in failed])
+        st.groups = _groups([(sid, failure_message(full) if full else failure_message(o, desc))
+                             for sid, o, full in failed])
 
     # questions
     # the questions the records were graded on (a batch may grade a subset of the assignment)

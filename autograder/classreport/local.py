@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import NOT_A_TEST
+from .instructor import from_grader_report
 
 
 def record_from_grade(sid: str, description: str, result: Any) -> dict[str, Any]:
     """A batch record (``records/<id>.json``) for a :class:`~autograder.grading.grade.GradeResult`.
-    The saved models' metrics (``worker.models``: per-class F1, confusion matrix) come along
-    as ``models``: instructor-only data the class report draws."""
+    The instructor-only data a batch keeps (:mod:`.instructor`: full failure messages, the
+    saved models' per-class F1 and confusion matrix) come along."""
     doc = result.doc
     first = doc["tests"][0]["name"] if doc.get("tests") else ""
     status = ("rejected" if first == NOT_A_TEST[1] else "failed" if first == NOT_A_TEST[0] else "ok")
@@ -27,7 +28,10 @@ def record_from_grade(sid: str, description: str, result: Any) -> dict[str, Any]
             "status": status, "reason": doc["tests"][0].get("output", "")[:500] if status != "ok" else "",
             "exit_code": 0, "timed_out": False, "wall_s": round(result.seconds, 3),
             "finished": time.time(), "results": doc,
-            "models": list(result.worker.get("models") or []), "log_tail": result.log}
+            **from_grader_report({"worker": result.worker, "tests": [
+                {"question": o.question, "kind": o.kind, "passed": o.passed, "message": o.message}
+                for o in result.outcomes]}),
+            "log_tail": result.log}
 
 
 class LocalBatch:
