@@ -166,6 +166,7 @@ class ClassReport:
     models: list[ModelStat]
     has_timing: bool
     timeout_s: float | None
+    unreadable: list[tuple[str, str]] = dataclasses.field(default_factory=list)   # (record, why)
 
     @property
     def graded(self) -> list[Student]:
@@ -185,36 +186,44 @@ def _num(x: Any) -> float | None:
     return v if v == v and abs(v) != float("inf") else None
 
 
+def _wall(x: Any) -> float | None:
+    """Seconds from a number or from a table of them (``wall``, ``wall_s``, ``seconds``, ``total_s``, ``total``)."""
+    if isinstance(x, dict):
+        for key in ("wall", "wall_s", "seconds", "total_s", "total"):
+            if _num(x.get(key)) is not None:
+                return _num(x.get(key))
+        return None
+    return _num(x)
+
+
 def test_seconds(test: dict[str, Any]) -> float | None:
-    """A test's wall time from its ``extra_data``, where the kit records one; else None."""
+    """A test's wall time from its ``extra_data`` where the kit records one (``seconds``: a
+    number or the timings table ``{"wall", "student", ...}``; ``wall_s``, ``time_s``,
+    ``timing``/``timings``); else None."""
     extra = test.get("extra_data")
     if not isinstance(extra, dict):
         return None
-    for key in ("seconds", "wall_s", "time_s"):
-        if _num(extra.get(key)) is not None:
-            return _num(extra.get(key))
-    for key in ("timing", "timings"):
-        table = extra.get(key)
-        if isinstance(table, dict):
-            for sub in ("wall_s", "seconds", "total_s", "total"):
-                if _num(table.get(sub)) is not None:
-                    return _num(table.get(sub))
-        elif _num(table) is not None:
-            return _num(table)
+    for key in ("seconds", "wall_s", "time_s", "timing", "timings"):
+        if key in extra and _wall(extra[key]) is not None:
+            return _wall(extra[key])
     return None
 
 
-def _question_seconds(rec: dict[str, Any]) -> dict[str, float]:
-    doc = rec.get("results") or {}
-    for table in (rec.get("question_seconds"), (doc.get("extra_data") or {}).get("question_seconds")
-                  if isinstance(doc.get("extra_data"), dict) else None):
+def _question_seconds(rec: dict[str, Any], doc: dict[str, Any]) -> dict[str, float]:
+    """question id -> seconds: the record's or the results' ``question_seconds`` table, else
+    the sum of the question's test times (``doc`` holds cleaned tests: :func:`_clean_test`)."""
+    extra = doc.get("extra_data") if isinstance(doc.get("extra_data"), dict) else {}
+    timings = extra.get("timings") if isinstance(extra.get("timings"), dict) else {}
+    for table in (rec.get("question_seconds"), extra.get("question_seconds"), timings.get("questions")):
         if isinstance(table, dict):
-            out = {str(q): _num(v) for q, v in table.items()}
-            return {q: v for q, v in out.items() if v is not None}
+            out = {str(q): _wall(v) for q, v in table.items()}
+            out = {q: v for q, v in out.items() if v is not None}
+            if out:
+                return out
     sums: dict[str, float] = defaultdict(float)
     for t in doc.get("tests", []) or []:
         s = test_seconds(t)
-        m = _QID.match(t.get("name", ""))
+        m = _QID.match(t["name"])
         if s is not None and m:
             sums[m.group(1)] += s
     return dict(sums)
@@ -225,7 +234,8 @@ def _device(*sources: Any) -> str | None:
         if isinstance(src, dict):
             for key in ("device", "device_name"):
                 if isinstance(src.get(key), str) and src[key]:
-                    return src[key]
+                    why = src.get("fallback_reason")
+                    return src[key] + (f" (not on a GPU: {why})" if isinstance(why, str) and why else "")
             info = src.get("info")
             if isinstance(info, dict) and isinstance(info.get("device"), str) and info["device"]:
                 return info["device"]
@@ -242,24 +252,58 @@ def kind_of(name: str) -> str:
     return "other"
 
 
+def _clean_test(t: dict[str, Any]) -> dict[str, Any]:
+    """A copy of one test of ``results.json`` with the fields the report reads made safe:
+    ``name``/``output`` strings, ``score``/``max_score`` numbers or None, and a ``status``
+    (an older record without one: passed when it has all its points)."""
+    t = dict(t)
+    t["name"] = str(t.get("name") or "")
+    t["output"] = str(t.get("output") or "")
+    t["score"], t["max_score"] = _num(t.get("score")), _num(t.get("max_score"))
+    if t.get("status") not in ("passed", "failed"):
+        t["status"] = ("passed" if t["max_score"] is not None and (t["score"] or 0.0) >= t["max_score"]
+                       else "failed")
+    return t
+
+
 def _student(rec: dict[str, Any]) -> Student:
-    doc = rec.get("results") or {}
-    people = [p for p in rec.get("submitters") or [] if isinstance(p, dict)]
+    doc = rec.get("results") if isinstance(rec.get("results"), dict) else {}
+    raw_tests = doc.get("tests") if isinstance(doc.get("tests"), list) else []
+    tests = [_clean_test(t) for t in raw_tests if isinstance(t, dict)]
+    doc = {**doc, "tests": tests}
+    people = [p for p in (rec.get("submitters") if isinstance(rec.get("submitters"), list) else [])
+              if isinstance(p, dict)]
     lb = {}
-    for e in doc.get("leaderboard") or []:
+    for e in doc.get("leaderboard") if isinstance(doc.get("leaderboard"), list) else []:
         if isinstance(e, dict) and _num(e.get("value")) is not None:
             lb[str(e.get("name"))] = _num(e.get("value"))
-    models = [m for m in rec.get("models") or [] if isinstance(m, dict)]
-    tests = [t for t in doc.get("tests") or [] if isinstance(t, dict)]
-    return Student(id=str(rec["id"]), names=", ".join(p.get("name", "") for p in people if p.get("name")),
-                   emails=", ".join(p.get("email", "") for p in people if p.get("email")),
-                   status=str(rec.get("status", "error")), reason=str(rec.get("reason") or ""),
+    models = [m for m in (rec.get("models") if isinstance(rec.get("models"), list) else [])
+              if isinstance(m, dict)]
+    status = str(rec.get("status") or "error")
+    return Student(id=str(rec["id"]),
+                   names=", ".join(str(p["name"]) for p in people if p.get("name")),
+                   emails=", ".join(str(p["email"]) for p in people if p.get("email")),
+                   status=status, reason=str(rec.get("reason") or ""),
                    score=_num(doc.get("score")) or 0.0, questions=question_points(doc),
                    wall_s=_num(rec.get("wall_s")),
                    tests=tests,
                    output=str(doc.get("output") or ""), leaderboard=lb, models=models,
-                   question_seconds=_question_seconds(rec), record=rec,
+                   question_seconds=_question_seconds(rec, doc), record=rec,
                    full_messages=_full_messages(rec, tests))
+
+
+def record_problem(rec: Any) -> str | None:
+    """Why ``rec`` cannot stand for a submission in the report, or None when it can: it must
+    be a JSON object with an ``id`` usable as a file name (the student page is
+    ``students/<id>.html``)."""
+    if not isinstance(rec, dict):
+        return "not a JSON object"
+    sid = rec.get("id")
+    if not isinstance(sid, (str, int)) or isinstance(sid, bool) or str(sid) in ("", ".", ".."):
+        return "no usable 'id'"
+    if re.search(r"[/\\\x00]", str(sid)):
+        return f"id {str(sid)[:80]!r} is not a file name"
+    return None
 
 
 def _full_messages(rec: dict[str, Any], tests: list[dict[str, Any]]) -> dict[str, str]:
@@ -314,9 +358,20 @@ def _number_key(number: str) -> tuple:
 
 
 def analyse(records: Iterable[dict[str, Any]], assignment: Any = None, title: str = "",
-            timeout_s: float | None = None) -> ClassReport:
-    students = sorted((_student(r) for r in records if isinstance(r, dict) and "id" in r),
-                      key=lambda s: s.id)
+            timeout_s: float | None = None,
+            unreadable: Iterable[tuple[str, str]] = ()) -> ClassReport:
+    """The report's numbers from ``records``; ``unreadable`` lists (record file, why) of the
+    records that could not be read, shown as such.  A record that is not usable
+    (:func:`record_problem`) joins them; two records with one id keep the last."""
+    skipped = list(unreadable)
+    by_id: dict[str, Student] = {}
+    for r in records:
+        why = record_problem(r)
+        if why:
+            skipped.append((str(r.get("id", "?")) if isinstance(r, dict) else "?", why))
+            continue
+        by_id[str(r["id"])] = _student(r)
+    students = sorted(by_id.values(), key=lambda s: s.id)
     graded = [s for s in students if s.status == "ok"]
     counts = Counter(s.status for s in students)
     status_counts = {k: counts.get(k, 0) for k in STATUSES}
@@ -399,7 +454,7 @@ def analyse(records: Iterable[dict[str, Any]], assignment: Any = None, title: st
     models = _models(graded, tests, labels)
     has_timing = any(q.seconds for q in questions) or any(t.seconds for t in tests.values())
     return ClassReport(title or "Class report", students, status_counts, float(possible), questions,
-                       ordered, models, has_timing, timeout_s)
+                       ordered, models, has_timing, timeout_s, skipped)
 
 
 def _flag(tests: dict[str, TestStat], questions: list[QuestionStat], graded: list[Student]) -> None:
@@ -436,6 +491,17 @@ def _flag(tests: dict[str, TestStat], questions: list[QuestionStat], graded: lis
                                    if st.pass_rate < q.public_rate else "is easier than the public ones"))
 
 
+def _matrix(cm: Any) -> list[list[int]] | None:
+    """A confusion matrix as a square list of non-negative integer counts, else None."""
+    if not isinstance(cm, (list, tuple)) or not cm or not all(isinstance(r, (list, tuple)) and len(r) == len(cm)
+                                                            for r in cm):
+        return None
+    vals = [[_num(c) for c in row] for row in cm]
+    if any(v is None or v < 0 or v != int(v) for row in vals for v in row):
+        return None
+    return [[int(v) for v in row] for row in vals]
+
+
 def _models(graded: list[Student], tests: dict[str, TestStat], labels: dict[str, str]) -> list[ModelStat]:
     out = []
     model_tests = [st for st in tests.values() if st.kind == "model"]
@@ -465,8 +531,7 @@ def _models(graded: list[Student], tests: dict[str, TestStat], labels: dict[str,
                 _device(extra, rec_model, s.record),
                 [float(x) for x in pcf] if isinstance(pcf, (list, tuple)) and all(_num(x) is not None for x in pcf)
                 else None,
-                [[int(c) for c in row] for row in cm] if isinstance(cm, (list, tuple)) and cm
-                and all(isinstance(r, (list, tuple)) for r in cm) else None,
+                _matrix(cm),
                 failure_message(str(t.get("output") or ""))))
         if metric_names:
             first = metric_names[0]

@@ -37,15 +37,30 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def read_records(batch_dir: Path) -> list[dict[str, Any]]:
-    """Every readable record of ``batch_dir/records`` (unreadable ones are skipped)."""
-    from ..batch.runner import load_record
-    out = []
+def scan_records(batch_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """The readable records of ``batch_dir/records`` and (file name, why) of the others: not
+    JSON, not an object, no ``status``/``results`` (what a batch writes), or unreadable."""
+    import json
+    records, problems = [], []
     for path in sorted((Path(batch_dir) / "records").glob("*.json")):
-        rec = load_record(path)
-        if rec is not None:
-            out.append(rec)
-    return out
+        try:
+            rec = json.loads(path.read_text("utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append((path.name, f"cannot be read ({type(exc).__name__})"))
+            continue
+        except ValueError as exc:
+            problems.append((path.name, f"not JSON ({str(exc)[:120]})"))
+            continue
+        if not isinstance(rec, dict) or "status" not in rec or "results" not in rec:
+            problems.append((path.name, "not a batch record (a JSON object with 'id', 'status' and 'results')"))
+            continue
+        records.append(rec)
+    return records, problems
+
+
+def read_records(batch_dir: Path) -> list[dict[str, Any]]:
+    """Every readable record of ``batch_dir/records`` (the others: :func:`scan_records`)."""
+    return scan_records(batch_dir)[0]
 
 
 def _links(batch: Path, sid: str) -> dict[str, str]:
@@ -132,13 +147,15 @@ def write_report(batch_dir: Path, assignment: Any = None, *, records: list[dict[
     path of ``index.html``.  ``records`` defaults to what ``batch_dir/records`` holds."""
     batch = Path(batch_dir).resolve()
     out = Path(out) if out else batch / REPORT_DIR
-    records = read_records(batch) if records is None else records
+    unreadable: list[tuple[str, str]] = []
+    if records is None:
+        records, unreadable = scan_records(batch)
     timeout = None
     if assignment is not None:
         from ..batch.jobs import container_limits
         timeout = float(container_limits(assignment.raw)["timeout_s"])
     title = f"{assignment.name if assignment is not None else 'Class report'} — {batch.name}"
-    rep = analysis.analyse(records, assignment, title=title, timeout_s=timeout)
+    rep = analysis.analyse(records, assignment, title=title, timeout_s=timeout, unreadable=unreadable)
     env = _env()
     # relative links: index.html is in out/, student pages in out/students/
     up = Path("..") if out.parent == batch else Path(_relpath(batch, out))
