@@ -9,6 +9,7 @@ tables); no server, no network, works from ``file://``.  Links go to the batch's
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import shutil
 import statistics
@@ -33,6 +34,8 @@ def _env() -> jinja2.Environment:
     env.filters["pct"] = lambda x: "–" if x is None else f"{100 * x:.0f}%"
     env.filters["num"] = lambda x, d=2: "–" if x is None else f"{x:.{d}f}"
     env.filters["q"] = lambda s: quote(str(s), safe="")
+    # plain text (escaped by autoescape): much cheaper than |tojson on every test of every page
+    env.filters["pretty"] = lambda x: json.dumps(x, indent=1, default=str, ensure_ascii=False)
     env.globals.update(rate_bar=charts.rate_bar, status_text=analysis.STATUS_TEXT)
     return env
 
@@ -40,7 +43,6 @@ def _env() -> jinja2.Environment:
 def scan_records(batch_dir: Path) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
     """The readable records of ``batch_dir/records`` and (file name, why) of the others: not
     JSON, not an object, no ``status``/``results`` (what a batch writes), or unreadable."""
-    import json
     records, problems = [], []
     for path in sorted((Path(batch_dir) / "records").glob("*.json")):
         try:
