@@ -7,6 +7,7 @@
     python -m autograder grade SUBMISSION [--out results.json]
     python -m autograder selftest [FOLDER]
     python -m autograder validate [--only ID ...] [--subset N]
+    python -m autograder report BATCH_DIR [--out DIR]   the class report of a batch folder
     python -m autograder split --dataset NAME [--source PATH] [--out DIR] [--seed 0]
                                [--val-fraction F] [--test-fraction F] [--pool-official]
 """
@@ -246,6 +247,8 @@ def build_parser() -> argparse.ArgumentParser:
     build_verb.add_parser(sub)
     from . import batch as batch_verb
     batch_verb.add_parser(sub)
+    from . import classreport
+    classreport.add_parser(sub)
     return parser
 
 

@@ -6,7 +6,9 @@
    (``examples/submissions/``) exactly as Gradescope would — sandboxed worker, public and
    hidden tests, saved models on the private test split — and prints one row per submission
    with the points of every question;
-3. writes the students' assignment document (``build/handout/ASSIGNMENT.md`` and
+3. writes the class report of those gradings (``build/demo-batch/report/index.html``, the page
+   every ``batch`` writes) and prints its path;
+4. writes the students' assignment document (``build/handout/ASSIGNMENT.md`` and
    ``ASSIGNMENT.html``, the ``handout`` verb) and prints where.
 """
 from __future__ import annotations
@@ -63,6 +65,8 @@ def main(args: argparse.Namespace | None = None) -> int:
           f"{len(assignment.questions)} questions, data set {assignment.dataset})")
     print("   training/caching the reference models ...", flush=True)
     work = Path(tempfile.mkdtemp(prefix="dlkit-demo-"))
+    from .classreport.local import LocalBatch
+    batch = LocalBatch(kit / "build" / "demo-batch")
     try:
         subs = _submissions(kit, work, assignment.dataset)
         ids = [q.id for q in assignment.questions]
@@ -71,6 +75,7 @@ def main(args: argparse.Namespace | None = None) -> int:
         print("   " + "-" * (len(header) - 3))
         for name, description, folder in subs:
             res = grade.grade(folder, assignment=assignment, fixed_seed=True)
+            batch.add(name, description, res)
             by_q = {q.id: q for q in res.questions}
             cells = "".join(f"{by_q[q].score:>6.1f}" if q in by_q else f"{'-':>6}" for q in ids)
             print(f"   {name:<32}{cells}{res.score:>9.2f}{res.seconds:>6.0f}s", flush=True)
@@ -78,6 +83,8 @@ def main(args: argparse.Namespace | None = None) -> int:
         print("\nEach example loses points only where its bug is (and in questions that call the broken "
               "function);\nsee examples/submissions/*.toml for the bugs and `python -m autograder grade "
               "FOLDER` for the feedback.")
+        index = batch.finish(assignment)
+        print(f"\n3. class report of these gradings (open it in a browser): {index}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _write_document(kit, assignment)
@@ -87,5 +94,5 @@ def main(args: argparse.Namespace | None = None) -> int:
 def _write_document(kit: Path, assignment: config.Assignment) -> None:
     from . import handout
     written = handout.write(assignment, kit / "build" / "handout", kit)
-    print(f"\n3. the students' assignment document: {written[handout.DOCUMENT_HTML]} "
+    print(f"\n4. the students' assignment document: {written[handout.DOCUMENT_HTML]} "
           f"(open it in a browser) and {written[handout.DOCUMENT_MD]}")

@@ -305,6 +305,14 @@ def test_gradebook_of_a_known_batch(tmp_path, export, q1q3):
     assert len({r["worker_uid"] for r in recs}) >= 1
     log = (out / "batch.log").read_text()
     assert log.count("status=ok exit=0") == 3
+    # the class report (#22): written by the batch, with the grader's full failure messages
+    # (grade --report-dir through run_autograder) kept in the records
+    assert sorted(p.name for p in (out / "report" / "students").glob("*.html")) == [
+        "submission_1001.html", "submission_1002.html", "submission_1004.html"]
+    assert "Q3 Softmax classifier" in (out / "report" / "index.html").read_text()
+    by_id = {r["id"]: r for r in recs}
+    assert by_id["submission_1001"]["messages"] == []
+    assert any(m["question"] == "Q3" and "finite" in m["message"] for m in by_id["submission_1002"]["messages"])
 
 
 def _run_cli(args: list[str], **kw) -> subprocess.Popen:

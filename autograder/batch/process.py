@@ -51,6 +51,7 @@ def run(spec: JobSpec, slot: int, gpus: list[int]) -> RunOutcome:
             env["AUTOGRADER_ASSIGNMENT"] = str(toml)
         if spec.gpus > 0:
             env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+        env["AUTOGRADER_REPORT_DIR"] = str(root / "results" / "report")   # for the class report
         log_path = root / "run.log"
         timed_out = False
         with open(log_path, "wb") as log:
@@ -91,6 +92,8 @@ def run(spec: JobSpec, slot: int, gpus: list[int]) -> RunOutcome:
         raw = results_path.read_bytes() if results_path.is_file() and not timed_out else None
         data = log_path.read_bytes()
         text = data[-LOG_KEEP_BYTES:].decode("utf-8", "replace")
-        return RunOutcome(code, timed_out, raw, text, info={"kit": str(kit)})
+        from ..classreport.instructor import read_grader_report
+        info = {"kit": str(kit), **read_grader_report(root / "results" / "report" / "report.json")}
+        return RunOutcome(code, timed_out, raw, text, info=info)
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -10,6 +10,7 @@ Output folder::
     logs/<id>.log        the grader's output (container logs, or run_autograder's output)
     batch.log            one line per graded submission: status, exit code, wall time, image
     gradebook.csv  leaderboard.csv  feedback/<id>.md  summary.png      (outputs.py)
+    report/index.html    the class report, one page per submission (autograder/classreport)
 """
 from __future__ import annotations
 
@@ -237,6 +238,13 @@ def run_batch(subs_dir: Path, out: Path, *, assignment: config.Assignment,
     elapsed = time.monotonic() - t0
     records = [r for r in (load_record(record_path(out, s.id)) for s in subs) if r is not None]
     written = outputs.write_all(out, records, assignment) if records else {}
+    if records:    # the class report (autograder/classreport); a failure there loses nothing else
+        try:
+            from ..classreport import write_report
+            written["report"] = write_report(out, assignment, records=records)
+        except Exception as exc:
+            log(f"batch: warning: no class report ({type(exc).__name__}: {exc}); retry with "
+                f"`python -m autograder report {out}`")
     status = Counter(r["status"] for r in records)
     summary = {"submissions": len(subs), "graded_now": sum(counts.values()), "resumed": len(done),
                "status": dict(status), "backend": chosen, "seconds": round(elapsed, 3),
