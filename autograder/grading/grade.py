@@ -24,7 +24,7 @@ import pytest
 from .. import paths, pytest_plugin, template
 from ..config import Assignment, Limits
 from ..sandbox.client import SandboxFailure, Worker
-from . import intake, results
+from . import intake, results, timings
 from .backend import SandboxBackend
 from .collector import Collector, Outcome
 
@@ -52,6 +52,9 @@ class GradeResult:
     seconds: float
     log: str
     warnings: list[str]
+    #: wall seconds of the run's phases (:mod:`.timings`); the document's
+    #: ``extra_data.timings`` holds them with the per-question totals
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -195,6 +198,8 @@ def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intak
                 "visibility": o.visibility if o.visibility in ("visible", "hidden", "after_due_date", "after_published") else "visible",
                 "output": _test_output(o, index, len(hidden), assignment.show_stdout,
                                        dependency if not o.passed else ""),
+                "extra_data": {"nodeid": o.nodeid, "question": q.id, "kind": o.kind,
+                               "seconds": o.timings()},
             })
         qs.score = round(qs.score, 6)
         scores.append(qs)
@@ -273,7 +278,8 @@ def _score_models(worker: Worker, assignment: Assignment, layout: Layout, privat
             name=f"saved model on the {ms.split} set", doc="", weight=ms.spec.weight, number=None,
             visibility="visible", hide_errors=None, partial=True, passed=ms.ok and ms.fraction >= 1.0,
             fraction=ms.fraction if ms.ok else 0.0, message=ms.message,
-            failure_kind="" if ms.ok else "model"))
+            failure_kind="" if ms.ok else "model", duration=ms.seconds,
+            sandbox_timings=ms.sandbox_timings))
     return outcomes, leaderboard, scores
 
 
@@ -299,6 +305,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
     model_outcomes: list[Outcome] = []
     leaderboard: list[dict[str, Any]] = []
     model_scores: list[Any] = []
+    phases: dict[str, float] = {}
     try:
         expected = expected_files(assignment)
         try:
@@ -310,6 +317,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
         if layout.reference is not None:
             overlay_given(staged.root, layout.reference)
+        phases["intake"] = time.monotonic() - t0
         public_data = layout.data_root / assignment.dataset / "public"
         private_data = layout.data_root / assignment.dataset / "private"
         hide = [layout.root, private_data, *(extra_hide or [])]
@@ -336,7 +344,9 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         test_paths = [p for p, want in ((layout.public_tests, public), (layout.hidden_tests, hidden))
                       if want and p is not None and p.is_dir()]
         try:
+            mark = time.monotonic()
             worker.start()
+            phases["worker start"] = time.monotonic() - mark
             worker_info["strategy"] = worker.strategy.name
             warnings += worker.strategy.warnings()
             worker_info["probe"] = worker.ready.get("probe", {})
@@ -344,16 +354,22 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             if visible:
                 warnings.append("the worker could see: " + ", ".join(visible))
             pytest_plugin.install_backend(SandboxBackend(worker, assignment, seed))
+            mark = time.monotonic()
             code, log = _run_pytest(test_paths, layout.root, collector, workdir)
+            phases["tests"] = time.monotonic() - mark
             pytest_plugin.install_backend(None)
             if models if models is not None else hidden:
+                mark = time.monotonic()
                 model_outcomes, leaderboard, model_scores = _score_models(
                     worker, assignment, layout, private=hidden, device=device, report_dir=report_dir)
+                phases["models"] = time.monotonic() - mark
         finally:
             pytest_plugin.install_backend(None)
             worker_info["starts"] = worker.starts
             worker_info["start_seconds"] = worker.start_seconds
+            mark = time.monotonic()
             worker.close()
+            phases["worker stop"] = time.monotonic() - mark
         if collector.collection_errors or collector.unmarked:
             raise RuntimeError("the kit's tests could not be collected:\n" + "\n".join(
                 collector.collection_errors + [f"{n}: no @pytest.mark.question" for n in collector.unmarked]))
@@ -370,12 +386,15 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             for note in (o.report.notes if o.report else []):
                 if note not in notes:
                     notes.append(note)
+        mark = time.monotonic()
         doc, scores = build_results(assignment, outcomes, staged, notes, time.monotonic() - t0, [])
+        phases["results"] = time.monotonic() - mark
         if leaderboard:
             doc["leaderboard"] = leaderboard
+        result = _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings, phases)
         if report_dir is not None:
-            _write_report(Path(report_dir), doc, worker_info, outcomes)
-        return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
+            _write_report(Path(report_dir), result)
+        return result
     except (Exception, SandboxFailure) as exc:  # the kit itself failed: still write results
         reason = f"{type(exc).__name__}: {exc}"
         log += "\n" + traceback.format_exc()
@@ -385,26 +404,32 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _write_report(folder: Path, doc: dict[str, Any], worker_info: dict[str, Any],
-                  outcomes: list[Outcome]) -> None:
-    """Instructor-only report: results, sandbox facts, model metrics, every failure message."""
+def _write_report(folder: Path, result: GradeResult) -> None:
+    """Instructor-only report: results, sandbox facts, model metrics, every failure message,
+    where the time went (:mod:`.timings`)."""
     import json
     folder.mkdir(parents=True, exist_ok=True)
-    data = {"score": doc.get("score"), "worker": worker_info,
+    doc = result.doc
+    data = {"score": doc.get("score"), "worker": result.worker,
+            "timings": (doc.get("extra_data") or {}).get("timings"),
             "tests": [{"nodeid": o.nodeid, "question": o.question, "kind": o.kind, "passed": o.passed,
-                       "fraction": o.fraction, "message": o.message,
-                       "student_output": (o.report.output if o.report else "")[-2000:]} for o in outcomes]}
+                       "fraction": o.fraction, "message": o.message, "seconds": o.timings(),
+                       "student_output": (o.report.output if o.report else "")[-2000:]}
+                      for o in result.outcomes]}
     (folder / "report.json").write_text(json.dumps(data, indent=1, default=str))
 
 
 def _finish(doc: dict[str, Any], out: Path | None, outcomes: list[Outcome], scores: list[QuestionScore],
             staged: intake.Staged | None, worker_info: dict[str, Any], t0: float, log: str,
-            warnings: list[str]) -> GradeResult:
+            warnings: list[str], phases: dict[str, float] | None = None) -> GradeResult:
     seconds = time.monotonic() - t0
     doc["execution_time"] = round(seconds, 3)
+    if outcomes:
+        doc.setdefault("extra_data", {})["timings"] = timings.run_timings(phases or {}, outcomes, seconds)
     if out is not None:
         results.write_results(doc, Path(out))
     else:
         results.validate(doc)
     return GradeResult(doc=doc, outcomes=outcomes, questions=scores, staged=staged,
-                       worker=worker_info, seconds=seconds, log=log, warnings=warnings)
+                       worker=worker_info, seconds=seconds, log=log, warnings=warnings,
+                       phases=dict(phases or {}))

@@ -62,6 +62,8 @@ class ModelScore:
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
     inference_seconds: float = 0.0
+    #: the scoring child's share of ``seconds`` (``SessionReport.timings()``)
+    sandbox_timings: dict[str, float] = dataclasses.field(default_factory=dict)
     peak_memory_mb: float | None = None
     plots: list[str] = dataclasses.field(default_factory=list)
 
@@ -148,6 +150,7 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
         result.inference_seconds = time.monotonic() - t_inf
         report = session.close()
         session = None
+        result.sandbox_timings = report.timings()
         status = report.exit_status or {}
         result.peak_memory_mb = status.get("maxrss_mb")
         if (spec.max_memory_mb is not None and result.peak_memory_mb is not None
@@ -183,6 +186,6 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
         result.message = f"The saved model could not be scored: {exc}"
     finally:
         if session is not None:
-            session.close()
+            result.sandbox_timings = session.close().timings()
         result.seconds = time.monotonic() - t0
     return result
