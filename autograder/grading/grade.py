@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -76,6 +77,28 @@ def expected_files(assignment: Assignment, reference: Path | None = None) -> lis
     """Contract paths a submission should contain for the selected questions (their
     ``files``); everything else in the folder the student worked in comes along anyway."""
     return sorted({f for q in assignment.questions for f in q.files})
+
+
+#: libraries the worker's zygote imports once for every test when a graded question's code
+#: imports them (each test's child would import them afresh otherwise)
+PRELOADABLE = ("torch",)
+
+
+def preload_modules(assignment: Assignment, code_root: Path) -> list[str]:
+    """The :data:`PRELOADABLE` libraries imported by the selected questions' files under
+    ``code_root`` (the reference, or the staged submission when grading a handout)."""
+    found: list[str] = []
+    for name in PRELOADABLE:
+        pattern = re.compile(rf"^\s*(import|from)\s+{name}\b", re.M)
+        for rel in expected_files(assignment):
+            try:
+                text = (code_root / rel).read_text(errors="replace")
+            except OSError:
+                continue
+            if pattern.search(text):
+                found.append(name)
+                break
+    return found
 
 
 def overlay_given(staged_root: Path, reference: Path) -> list[str]:
@@ -333,6 +356,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         if os.environ.get("AUTOGRADER_ROOT"):
             hide.append(Path(os.environ["AUTOGRADER_ROOT"]))
         worker = Worker(staged.root, limits=_max_limits(assignment),
+                        preload=preload_modules(assignment, layout.reference or staged.root),
                         data_dirs=[public_data] if public_data.is_dir() else [],
                         hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
                         env={"DLKIT_DATASET": assignment.dataset,
