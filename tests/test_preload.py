@@ -40,18 +40,15 @@ def _subset(*ids):
     return config.parse(raw, ASSIGNMENT.path, paths.reference_dir(KIT))
 
 
-@pytest.mark.parametrize("ids, expected", [
-    (("Q1", "Q3", "Q10"), []),
-    (("Q6",), ["torch"]),
-    (("Q9",), ["torch"]),
-    (("Q1", "Q9"), ["torch"]),
-])
-def test_torch_is_preloaded_only_where_a_graded_question_imports_it(ids, expected):
-    assert grading.preload_modules(_subset(*ids), paths.reference_dir(KIT)) == expected
+def test_torch_is_preloaded_exactly_for_the_questions_whose_code_imports_it():
+    found = grading.preload_by_question(ASSIGNMENT, paths.reference_dir(KIT))
+    assert sorted(found) == sorted(ASSIGNMENT.ids)
+    assert {q for q, mods in found.items() if mods} == {"Q6", "Q9"}
+    assert found["Q6"] == found["Q9"] == ["torch"]
 
 
 def test_a_submission_whose_files_are_missing_preloads_nothing(tmp_path):
-    assert grading.preload_modules(_subset("Q6", "Q9"), tmp_path) == []
+    assert grading.preload_by_question(_subset("Q6", "Q9"), tmp_path) == {"Q6": [], "Q9": []}
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +79,48 @@ def test_the_child_finds_torch_imported_and_its_memory_limit_still_holds(preload
     with pytest.raises(StudentError) as err:                           # far beyond it, though
         _call(preloading_worker, "allocate", 2048)                     # the worker holds 6 GB
     assert err.value.type_name == "MemoryError"
+
+
+class _FakeWorker:
+    """Records what a Zygotes asks of a worker; ``fail_starts`` starts fail first."""
+
+    def __init__(self, preload, log, fail_starts=0):
+        self.preload, self.log, self.fail_starts = preload, log, fail_starts
+        self.starts, self.start_seconds, self.ready, self.closed = 0, [], {}, False
+
+    def start(self):
+        self.log.append(("start", tuple(self.preload)))
+        if self.fail_starts:
+            self.fail_starts -= 1
+            raise RuntimeError("could not start")
+        self.starts += 1
+        self.start_seconds.append(0.25)
+        self.ready = {"probe": {"visible": ["/secret"] if self.preload else []}}
+
+    def close(self):
+        self.closed = True
+
+
+def test_numpy_questions_fork_from_the_plain_zygote_and_torch_starts_once_on_first_use():
+    from autograder.sandbox.zygotes import Zygotes
+    log, made = [], []
+
+    def make(preload):
+        first_heavy = bool(preload) and not any(w.preload for w in made)
+        made.append(_FakeWorker(preload, log, fail_starts=1 if first_heavy else 0))
+        return made[-1]
+
+    z = Zygotes(make, {"Q1": [], "Q6": ["torch"], "Q9": ["torch"]})
+    z.start()
+    assert log == [("start", ())]
+    assert z.for_question("Q1") is z.plain and z.for_question(None) is z.plain
+    assert log == [("start", ())]                                      # no torch zygote yet
+    with pytest.raises(RuntimeError):
+        z.for_question("Q6")                                           # its start failed...
+    heavy = z.for_question("Q6")                                       # ...the next test retries
+    assert heavy.preload == ["torch"] and z.for_question("Q9") is heavy
+    assert log == [("start", ()), ("start", ("torch",)), ("start", ("torch",))]
+    assert z.starts == 2 and z.start_seconds == [0.25, 0.25]
+    assert z.late_visible == ["/secret"]                               # reported by grade
+    z.close()
+    assert z.plain.closed and heavy.closed

@@ -25,6 +25,7 @@ import pytest
 from .. import paths, pytest_plugin, template
 from ..config import Assignment, Limits
 from ..sandbox.client import SandboxFailure, Worker
+from ..sandbox.zygotes import Zygotes
 from . import intake, results, timings
 from .backend import SandboxBackend
 from .collector import Collector, Outcome
@@ -79,25 +80,25 @@ def expected_files(assignment: Assignment, reference: Path | None = None) -> lis
     return sorted({f for q in assignment.questions for f in q.files})
 
 
-#: libraries the worker's zygote imports once for every test when a graded question's code
-#: imports them (each test's child would import them afresh otherwise)
+#: libraries a question's own zygote imports once for all its tests when its code imports them
+#: (each test's child would import them afresh otherwise; see :mod:`..sandbox.zygotes`)
 PRELOADABLE = ("torch",)
 
 
-def preload_modules(assignment: Assignment, code_root: Path) -> list[str]:
-    """The :data:`PRELOADABLE` libraries imported by the selected questions' files under
-    ``code_root`` (the reference, or the staged submission when grading a handout)."""
-    found: list[str] = []
-    for name in PRELOADABLE:
-        pattern = re.compile(rf"^\s*(import|from)\s+{name}\b", re.M)
-        for rel in expected_files(assignment):
+def preload_by_question(assignment: Assignment, code_root: Path) -> dict[str, list[str]]:
+    """For each selected question, the :data:`PRELOADABLE` libraries its files under
+    ``code_root`` (the reference, or the staged submission when grading a handout) import."""
+    patterns = {name: re.compile(rf"^\s*(import|from)\s+{name}\b", re.M) for name in PRELOADABLE}
+    found: dict[str, list[str]] = {}
+    for q in assignment.questions:
+        texts = []
+        for rel in q.files:
             try:
-                text = (code_root / rel).read_text(errors="replace")
+                texts.append((code_root / rel).read_text(errors="replace"))
             except OSError:
                 continue
-            if pattern.search(text):
-                found.append(name)
-                break
+        found[q.id] = [name for name, pattern in patterns.items()
+                       if any(pattern.search(text) for text in texts)]
     return found
 
 
@@ -281,7 +282,7 @@ class Layout:
         return cls(folder, folder / "tests", None, None, data)
 
 
-def _score_models(worker: Worker, assignment: Assignment, layout: Layout, private: bool,
+def _score_models(workers: Zygotes, assignment: Assignment, layout: Layout, private: bool,
                   device: str, report_dir: Path | None) -> tuple[list[Outcome], list[dict[str, Any]], list[Any]]:
     """The saved-model stage: one outcome per question with a ``[model]`` table."""
     from ..scoring import score as scoring
@@ -292,7 +293,7 @@ def _score_models(worker: Worker, assignment: Assignment, layout: Layout, privat
             continue
         if assignment.dataset not in evalsets:
             evalsets[assignment.dataset] = scoring.load_eval_set(layout.data_root, assignment.dataset, private)
-        ms = scoring.score_question(worker, q, evalsets[assignment.dataset], device=device,
+        ms = scoring.score_question(workers.for_question(q.id), q, evalsets[assignment.dataset], device=device,
                                     report_dir=report_dir)
         scores.append(ms)
         leaderboard += ms.leaderboard()
@@ -355,12 +356,12 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                 probes.append(results_dir)
         if os.environ.get("AUTOGRADER_ROOT"):
             hide.append(Path(os.environ["AUTOGRADER_ROOT"]))
-        worker = Worker(staged.root, limits=_max_limits(assignment),
-                        preload=preload_modules(assignment, layout.reference or staged.root),
-                        data_dirs=[public_data] if public_data.is_dir() else [],
-                        hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
-                        env={"DLKIT_DATASET": assignment.dataset,
-                             "DLKIT_DATA_DIR": str(layout.data_root)})
+        worker = Zygotes(lambda preload: Worker(
+            staged.root, limits=_max_limits(assignment), preload=preload,
+            data_dirs=[public_data] if public_data.is_dir() else [],
+            hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
+            env={"DLKIT_DATASET": assignment.dataset, "DLKIT_DATA_DIR": str(layout.data_root)}),
+            preload_by_question(assignment, layout.reference or staged.root))
         seed = seed_material or ("fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}")
         collector = Collector({q.id for q in assignment.questions},
                               layout.public_tests or workdir, layout.hidden_tests or workdir / "none",
@@ -391,6 +392,8 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             pytest_plugin.install_backend(None)
             worker_info["starts"] = worker.starts
             worker_info["start_seconds"] = worker.start_seconds
+            if worker.late_visible:
+                warnings.append("the worker could see: " + ", ".join(worker.late_visible))
             mark = time.monotonic()
             worker.close()
             phases["worker stop"] = time.monotonic() - mark

@@ -23,7 +23,6 @@ from ..sandbox.remote import RemoteCall
 from ..student import StudentError
 from ..worker import protocol
 from . import metrics as metrics_mod
-from . import plots
 from .spec import ModelSpec, parse
 
 
@@ -170,6 +169,7 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
         if result.info.get("interface") == "test_fer_model":
             result.message += " (Graded through test_fer_model: define load_model and predict too for scores.)"
         if report_dir is not None:
+            from . import plots      # matplotlib: imported only when a report is asked for
             result.plots = [str(p) for p in plots.save_plots(
                 m, evalset.class_names, Path(report_dir), f"{question.id}_model",
                 f"{question.id} {spec.label} ({evalset.split})")]
