@@ -1,10 +1,10 @@
 """Command line: parses arguments and dispatches to one module per verb.
 
     python -m autograder template [--check]          reference/ -> student_template/
-    python -m autograder check-config [FILE]         validate assignment.toml
+    python -m autograder check-config [FILE] [--timings PATH]   validate assignment.toml
     python -m autograder demo                        the README's main job
     python -m autograder handout [--out DIR]         the students' ASSIGNMENT.md + .html
-    python -m autograder grade SUBMISSION [--out results.json]
+    python -m autograder grade SUBMISSION [--out results.json] [--profile]
     python -m autograder selftest [FOLDER]
     python -m autograder validate [--only ID ...] [--subset N]
     python -m autograder report BATCH_DIR [--out DIR]   the class report of a batch folder
@@ -72,6 +72,13 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
     print(f"Grading one submission takes at most {cfg.time_bound_s():g} s (tests "
           f"{cfg.tests_timeout_s:g} s at most, saved models, start-up); Gradescope's autograder "
           f"timeout must be above it.")
+    if args.timings:
+        from .grading import timings
+        try:
+            print(timings.limit_advice(cfg, Path(args.timings)))
+        except ValueError as exc:
+            print(f"check-config --timings: {exc}", file=sys.stderr)
+            return 2
     return 0
 
 
@@ -100,6 +107,13 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         print(json.dumps(result.doc, indent=2))
     else:
         print(report.table(result))
+    if args.profile:
+        from .grading import timings
+        print("\nWhere the time went (seconds; student = the worker's own work, transp. = "
+              "requests and replies, startup = forking and ending each test's child, trusted = "
+              "the test's code on the grader's side):")
+        print(timings.profile_table(result.outcomes,
+                                    (result.doc.get("extra_data") or {}).get("timings") or {}))
     if args.log:
         print(result.log, file=sys.stderr)
     if args.outcomes_json:
@@ -186,6 +200,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-config", help="validate an assignment file")
     p.add_argument("file", nargs="?", help="the TOML file (default: --assignment or the kit's)")
+    p.add_argument("--timings", metavar="PATH",
+                   help="measured times (a report.json or results.json, or a batch folder): print "
+                        "each test's worst time against its limit and the margin")
     p.set_defaults(func=_cmd_check_config)
 
     p = sub.add_parser("grade", help="grade one submission exactly as Gradescope would")
@@ -203,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report-dir", metavar="DIR",
                    help="instructor report: confusion matrix and per-class F1 plots, metrics, logs")
     p.add_argument("--log", action="store_true", help="print pytest's log to stderr")
+    p.add_argument("--profile", action="store_true",
+                   help="print the slowest tests and where their time went (and the run's phases)")
     p.add_argument("--outcomes-json", metavar="PATH", help=argparse.SUPPRESS)
     p.add_argument("--seed", metavar="TEXT", help=argparse.SUPPRESS)   # validate: other random cases
     p.set_defaults(func=_cmd_grade)

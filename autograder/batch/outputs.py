@@ -2,8 +2,10 @@
 
 ``gradebook.csv``     one row per student (a group submission gives each member a row):
                       submission id, name, email, sid, status, total, possible, points per
-                      question, wall time, exit code, and the model metrics of the
-                      leaderboard entries ("FC net accuracy", ...)
+                      question, wall time, exit code, the model metrics of the
+                      leaderboard entries ("FC net accuracy", ...), then the seconds each
+                      question's tests took ("Q1 s", ...; empty where results.json has no
+                      timings)
 ``leaderboard.csv``   the leaderboard metrics per submission, ranked by the first metric
 ``feedback/<id>.md``  per-student feedback from results.json (tests hidden from students
                       left out)
@@ -79,17 +81,28 @@ def _possible(assignment: Any, records: list[dict[str, Any]]) -> float:
     return best
 
 
+def question_seconds(doc: dict[str, Any]) -> dict[str, float]:
+    """question id -> wall seconds of its tests, from results.json's ``extra_data.timings``."""
+    timings = (doc.get("extra_data") or {}).get("timings") if isinstance(doc.get("extra_data"), dict) else None
+    questions = timings.get("questions") if isinstance(timings, dict) else None
+    if not isinstance(questions, dict):
+        return {}
+    return {q: float(t["wall"]) for q, t in questions.items()
+            if isinstance(t, dict) and isinstance(t.get("wall"), (int, float))}
+
+
 def gradebook_rows(records: list[dict[str, Any]], assignment: Any = None) -> tuple[list[str], list[list[Any]]]:
     qids = question_ids(records, assignment)
     metrics = metric_names(records)
     possible = _possible(assignment, records)
     header = (["submission", "name", "email", "sid", "status", "total", "possible"] + qids
-              + ["wall_s", "exit_code", "backend", "reason"] + metrics)
+              + ["wall_s", "exit_code", "backend", "reason"] + metrics + [f"{q} s" for q in qids])
     rows = []
     for rec in sorted(records, key=lambda r: r["id"]):
         doc = rec["results"]
         points = question_points(doc)
         lb = {e["name"]: e.get("value") for e in doc.get("leaderboard", []) or []}
+        seconds = question_seconds(doc)
         people = rec.get("submitters") or [{}]
         for person in people:
             rows.append([rec["id"], person.get("name", ""), person.get("email", ""), person.get("sid", ""),
@@ -97,7 +110,8 @@ def gradebook_rows(records: list[dict[str, Any]], assignment: Any = None) -> tup
                         + [points.get(q, (0.0, 0.0))[0] for q in qids]
                         + [rec.get("wall_s", ""), rec.get("exit_code", ""), rec.get("backend", ""),
                            (rec.get("reason") or "").replace("\n", " ")[:300]]
-                        + [lb.get(m, "") for m in metrics])
+                        + [lb.get(m, "") for m in metrics]
+                        + [round(seconds[q], 3) if q in seconds else "" for q in qids])
     return header, rows
 
 

@@ -8,7 +8,7 @@ failure) is stashed on the test item for :mod:`.collector`.
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -16,6 +16,7 @@ from ..config import Assignment, Limits
 from ..pytest_plugin import question_of
 from ..sandbox.client import SandboxFailure, Session, SessionReport, Worker
 from ..sandbox.remote import RemoteStudent
+from ..sandbox.zygotes import Zygotes
 from .budget import Allowance, TimeBudget
 from .collector import SESSION_REPORT
 
@@ -24,8 +25,10 @@ class LazySession:
     """A :class:`Session` that forks its child only when first used, with what is left of the
     grading time budgets; with nothing left, its first request fails as "not run"."""
 
-    def __init__(self, worker: Worker, limits: Limits, label: str,
+    def __init__(self, worker: Worker | Callable[[], Worker], limits: Limits, label: str,
                  allowance: Allowance | None = None, used_up: str = ""):
+        #: the worker, or a callable giving it (started on the first request: a failure to
+        #: start fails this test's request like any sandbox failure)
         self.worker = worker
         self.limits = limits
         self.label = label
@@ -40,8 +43,9 @@ class LazySession:
             if self.allowance.exhausted:
                 self.refused = True
                 raise SandboxFailure("budget", self.used_up)
-            self._session = self.worker.session(self.limits, self.label, self.allowance.seconds,
-                                                self.allowance.reason)
+            worker = self.worker if isinstance(self.worker, Worker) else self.worker()
+            self._session = worker.session(self.limits, self.label, self.allowance.seconds,
+                                           self.allowance.reason)
         return self._session.request(doc, blobs, where, timeout)
 
     @property
@@ -64,7 +68,7 @@ class LazySession:
 class SandboxBackend:
     """Installed into :mod:`autograder.pytest_plugin` by the grader."""
 
-    def __init__(self, worker: Worker, assignment: Assignment, seed_material: str,
+    def __init__(self, worker: Worker | Zygotes, assignment: Assignment, seed_material: str,
                  budget: TimeBudget | None = None):
         self.worker = worker
         self.assignment = assignment
@@ -79,7 +83,9 @@ class SandboxBackend:
         qid = question_of(item)
         limits = self.assignment.question(qid).limits if qid else self.worker.limits
         allowance = self.budget.allowance(qid, limits.test_timeout_s)
-        lazy = LazySession(self.worker, limits, item.nodeid, allowance,
+        zygotes = self.worker
+        worker = ((lambda: zygotes.for_question(qid)) if isinstance(zygotes, Zygotes) else zygotes)
+        lazy = LazySession(worker, limits, item.nodeid, allowance,
                            self.budget.used_up(qid, allowance) if allowance.exhausted else "")
         try:
             yield RemoteStudent(lazy)  # type: ignore[arg-type]

@@ -48,7 +48,22 @@ class Outcome:
     failure_kind: str = ""     # assertion | student | sandbox | error | skipped
     trusted_output: str = ""
     report: SessionReport | None = None
-    duration: float = 0.0
+    duration: float = 0.0      # wall seconds of the test: setup + call + teardown
+    #: the sandboxed part of the time for an outcome without a session report (the model
+    #: stage): ``SessionReport.timings()``
+    sandbox_timings: dict[str, float] | None = None
+
+    def timings(self) -> dict[str, float]:
+        """Where the test's wall time went, in seconds: ``wall`` = ``student`` (the worker's
+        own work on the test's requests: student code and the probes beside it) +
+        ``transport`` (sending requests and replies) + ``startup`` (forking and ending the
+        test's child) + ``trusted`` (the rest: the test's own code on this side, reference
+        values and comparisons, pytest's fixtures)."""
+        sandbox = self.sandbox_timings or (self.report.timings() if self.report else {})
+        parts = {k: float(sandbox.get(k, 0.0)) for k in ("student", "transport", "startup")}
+        wall = max(self.duration, sum(parts.values()))
+        out = {"wall": wall, **parts, "trusted": wall - sum(parts.values())}
+        return {k: round(v, 4) for k, v in out.items()}
 
 
 def _first_doc_line(obj: Any) -> str:

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import io
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -24,7 +25,8 @@ import pytest
 from .. import paths, pytest_plugin, template
 from ..config import Assignment, Limits
 from ..sandbox.client import SandboxFailure, Worker
-from . import intake, results
+from ..sandbox.zygotes import Zygotes
+from . import intake, results, timings
 from .backend import SandboxBackend
 from .collector import Collector, Outcome
 
@@ -52,6 +54,9 @@ class GradeResult:
     seconds: float
     log: str
     warnings: list[str]
+    #: wall seconds of the run's phases (:mod:`.timings`); the document's
+    #: ``extra_data.timings`` holds them with the per-question totals
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)
 
     @property
     def score(self) -> float:
@@ -73,6 +78,28 @@ def expected_files(assignment: Assignment, reference: Path | None = None) -> lis
     """Contract paths a submission should contain for the selected questions (their
     ``files``); everything else in the folder the student worked in comes along anyway."""
     return sorted({f for q in assignment.questions for f in q.files})
+
+
+#: libraries a question's own zygote imports once for all its tests when its code imports them
+#: (each test's child would import them afresh otherwise; see :mod:`..sandbox.zygotes`)
+PRELOADABLE = ("torch",)
+
+
+def preload_by_question(assignment: Assignment, code_root: Path) -> dict[str, list[str]]:
+    """For each selected question, the :data:`PRELOADABLE` libraries its files under
+    ``code_root`` (the reference, or the staged submission when grading a handout) import."""
+    patterns = {name: re.compile(rf"^\s*(import|from)\s+{name}\b", re.M) for name in PRELOADABLE}
+    found: dict[str, list[str]] = {}
+    for q in assignment.questions:
+        texts = []
+        for rel in q.files:
+            try:
+                texts.append((code_root / rel).read_text(errors="replace"))
+            except OSError:
+                continue
+        found[q.id] = [name for name, pattern in patterns.items()
+                       if any(pattern.search(text) for text in texts)]
+    return found
 
 
 def overlay_given(staged_root: Path, reference: Path) -> list[str]:
@@ -195,6 +222,8 @@ def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intak
                 "visibility": o.visibility if o.visibility in ("visible", "hidden", "after_due_date", "after_published") else "visible",
                 "output": _test_output(o, index, len(hidden), assignment.show_stdout,
                                        dependency if not o.passed else ""),
+                "extra_data": {"nodeid": o.nodeid, "question": q.id, "kind": o.kind,
+                               "seconds": o.timings()},
             })
         qs.score = round(qs.score, 6)
         scores.append(qs)
@@ -253,7 +282,7 @@ class Layout:
         return cls(folder, folder / "tests", None, None, data)
 
 
-def _score_models(worker: Worker, assignment: Assignment, layout: Layout, private: bool,
+def _score_models(workers: Zygotes, assignment: Assignment, layout: Layout, private: bool,
                   device: str, report_dir: Path | None) -> tuple[list[Outcome], list[dict[str, Any]], list[Any]]:
     """The saved-model stage: one outcome per question with a ``[model]`` table."""
     from ..scoring import score as scoring
@@ -264,7 +293,7 @@ def _score_models(worker: Worker, assignment: Assignment, layout: Layout, privat
             continue
         if assignment.dataset not in evalsets:
             evalsets[assignment.dataset] = scoring.load_eval_set(layout.data_root, assignment.dataset, private)
-        ms = scoring.score_question(worker, q, evalsets[assignment.dataset], device=device,
+        ms = scoring.score_question(workers.for_question(q.id), q, evalsets[assignment.dataset], device=device,
                                     report_dir=report_dir)
         scores.append(ms)
         leaderboard += ms.leaderboard()
@@ -273,7 +302,8 @@ def _score_models(worker: Worker, assignment: Assignment, layout: Layout, privat
             name=f"saved model on the {ms.split} set", doc="", weight=ms.spec.weight, number=None,
             visibility="visible", hide_errors=None, partial=True, passed=ms.ok and ms.fraction >= 1.0,
             fraction=ms.fraction if ms.ok else 0.0, message=ms.message,
-            failure_kind="" if ms.ok else "model"))
+            failure_kind="" if ms.ok else "model", duration=ms.seconds,
+            sandbox_timings=ms.sandbox_timings))
     return outcomes, leaderboard, scores
 
 
@@ -299,6 +329,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
     model_outcomes: list[Outcome] = []
     leaderboard: list[dict[str, Any]] = []
     model_scores: list[Any] = []
+    phases: dict[str, float] = {}
     try:
         expected = expected_files(assignment)
         try:
@@ -310,6 +341,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
         if layout.reference is not None:
             overlay_given(staged.root, layout.reference)
+        phases["intake"] = time.monotonic() - t0
         public_data = layout.data_root / assignment.dataset / "public"
         private_data = layout.data_root / assignment.dataset / "private"
         hide = [layout.root, private_data, *(extra_hide or [])]
@@ -324,11 +356,12 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                 probes.append(results_dir)
         if os.environ.get("AUTOGRADER_ROOT"):
             hide.append(Path(os.environ["AUTOGRADER_ROOT"]))
-        worker = Worker(staged.root, limits=_max_limits(assignment),
-                        data_dirs=[public_data] if public_data.is_dir() else [],
-                        hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
-                        env={"DLKIT_DATASET": assignment.dataset,
-                             "DLKIT_DATA_DIR": str(layout.data_root)})
+        worker = Zygotes(lambda preload: Worker(
+            staged.root, limits=_max_limits(assignment), preload=preload,
+            data_dirs=[public_data] if public_data.is_dir() else [],
+            hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
+            env={"DLKIT_DATASET": assignment.dataset, "DLKIT_DATA_DIR": str(layout.data_root)}),
+            preload_by_question(assignment, layout.reference or staged.root))
         seed = seed_material or ("fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}")
         collector = Collector({q.id for q in assignment.questions},
                               layout.public_tests or workdir, layout.hidden_tests or workdir / "none",
@@ -336,7 +369,9 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         test_paths = [p for p, want in ((layout.public_tests, public), (layout.hidden_tests, hidden))
                       if want and p is not None and p.is_dir()]
         try:
+            mark = time.monotonic()
             worker.start()
+            phases["worker start"] = time.monotonic() - mark
             worker_info["strategy"] = worker.strategy.name
             warnings += worker.strategy.warnings()
             worker_info["probe"] = worker.ready.get("probe", {})
@@ -344,16 +379,24 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             if visible:
                 warnings.append("the worker could see: " + ", ".join(visible))
             pytest_plugin.install_backend(SandboxBackend(worker, assignment, seed))
+            mark = time.monotonic()
             code, log = _run_pytest(test_paths, layout.root, collector, workdir)
+            phases["tests"] = time.monotonic() - mark
             pytest_plugin.install_backend(None)
             if models if models is not None else hidden:
+                mark = time.monotonic()
                 model_outcomes, leaderboard, model_scores = _score_models(
                     worker, assignment, layout, private=hidden, device=device, report_dir=report_dir)
+                phases["models"] = time.monotonic() - mark
         finally:
             pytest_plugin.install_backend(None)
             worker_info["starts"] = worker.starts
             worker_info["start_seconds"] = worker.start_seconds
+            if worker.late_visible:
+                warnings.append("the worker could see: " + ", ".join(worker.late_visible))
+            mark = time.monotonic()
             worker.close()
+            phases["worker stop"] = time.monotonic() - mark
         if collector.collection_errors or collector.unmarked:
             raise RuntimeError("the kit's tests could not be collected:\n" + "\n".join(
                 collector.collection_errors + [f"{n}: no @pytest.mark.question" for n in collector.unmarked]))
@@ -370,12 +413,15 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             for note in (o.report.notes if o.report else []):
                 if note not in notes:
                     notes.append(note)
+        mark = time.monotonic()
         doc, scores = build_results(assignment, outcomes, staged, notes, time.monotonic() - t0, [])
+        phases["results"] = time.monotonic() - mark
         if leaderboard:
             doc["leaderboard"] = leaderboard
+        result = _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings, phases)
         if report_dir is not None:
-            _write_report(Path(report_dir), doc, worker_info, outcomes)
-        return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
+            _write_report(Path(report_dir), result)
+        return result
     except (Exception, SandboxFailure) as exc:  # the kit itself failed: still write results
         reason = f"{type(exc).__name__}: {exc}"
         log += "\n" + traceback.format_exc()
@@ -385,26 +431,32 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _write_report(folder: Path, doc: dict[str, Any], worker_info: dict[str, Any],
-                  outcomes: list[Outcome]) -> None:
-    """Instructor-only report: results, sandbox facts, model metrics, every failure message."""
+def _write_report(folder: Path, result: GradeResult) -> None:
+    """Instructor-only report: results, sandbox facts, model metrics, every failure message,
+    where the time went (:mod:`.timings`)."""
     import json
     folder.mkdir(parents=True, exist_ok=True)
-    data = {"score": doc.get("score"), "worker": worker_info,
+    doc = result.doc
+    data = {"score": doc.get("score"), "worker": result.worker,
+            "timings": (doc.get("extra_data") or {}).get("timings"),
             "tests": [{"nodeid": o.nodeid, "question": o.question, "kind": o.kind, "passed": o.passed,
-                       "fraction": o.fraction, "message": o.message,
-                       "student_output": (o.report.output if o.report else "")[-2000:]} for o in outcomes]}
+                       "fraction": o.fraction, "message": o.message, "seconds": o.timings(),
+                       "student_output": (o.report.output if o.report else "")[-2000:]}
+                      for o in result.outcomes]}
     (folder / "report.json").write_text(json.dumps(data, indent=1, default=str))
 
 
 def _finish(doc: dict[str, Any], out: Path | None, outcomes: list[Outcome], scores: list[QuestionScore],
             staged: intake.Staged | None, worker_info: dict[str, Any], t0: float, log: str,
-            warnings: list[str]) -> GradeResult:
+            warnings: list[str], phases: dict[str, float] | None = None) -> GradeResult:
     seconds = time.monotonic() - t0
     doc["execution_time"] = round(seconds, 3)
+    if outcomes:
+        doc.setdefault("extra_data", {})["timings"] = timings.run_timings(phases or {}, outcomes, seconds)
     if out is not None:
         results.write_results(doc, Path(out))
     else:
         results.validate(doc)
     return GradeResult(doc=doc, outcomes=outcomes, questions=scores, staged=staged,
-                       worker=worker_info, seconds=seconds, log=log, warnings=warnings)
+                       worker=worker_info, seconds=seconds, log=log, warnings=warnings,
+                       phases=dict(phases or {}))

@@ -74,7 +74,31 @@ class SessionReport:
     exit_status: dict[str, Any] | None = None
     calls: list[str] = dataclasses.field(default_factory=list)
     notes: list[str] = dataclasses.field(default_factory=list)
+    #: wall seconds this side waited on the child's requests (what the time budgets charge):
+    #: the child's own work plus transport
     seconds_in_student_code: float = 0.0
+    #: of those, the seconds the child reported spending on the requests (student code and the
+    #: probes beside it); clamped to each request's measured wait
+    seconds_computing: float = 0.0
+    #: wall seconds forking the test's child (a zygote restart included) and ending it
+    seconds_starting: float = 0.0
+
+    def timings(self) -> dict[str, float]:
+        """``student``, ``transport`` and ``startup`` seconds of this test's sandboxed part."""
+        return {"student": self.seconds_computing,
+                "transport": max(self.seconds_in_student_code - self.seconds_computing, 0.0),
+                "startup": self.seconds_starting}
+
+
+def _reported_seconds(reply: Any, waited: float) -> float:
+    """The child's own figure for one request (its reply's ``seconds``), trusted only within
+    ``[0, waited]``; without a reply (a timeout, a crash) the whole wait counts as the child's."""
+    if not isinstance(reply, dict):
+        return waited
+    value = reply.get("seconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return waited
+    return min(max(float(value), 0.0), waited)
 
 
 class _OutputDrain(threading.Thread):
@@ -193,11 +217,13 @@ class Session:
                                 if refuses_import(given, self.budget)}
         self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_fd, write_fd = os.pipe()
+        began = time.monotonic()
         try:
             self.pid = worker._fork(child_sock.fileno(), write_fd, limits, sorted(self.refused_imports))
         finally:
             child_sock.close()
             os.close(write_fd)
+            self.report.seconds_starting += time.monotonic() - began
         self.drain = _OutputDrain(read_fd, limits.max_output_kb * 1024, limits.max_output_mb * 2**20,
                                   self._flood)
         self.drain.start()
@@ -227,6 +253,7 @@ class Session:
                 raise socket.timeout()
             self.sock.settimeout(remaining)
 
+        reply: dict[str, Any] | None = None
         try:
             check()
             parts = protocol.frame_parts(doc, blobs)
@@ -265,6 +292,7 @@ class Session:
             elapsed = time.monotonic() - start
             self.budget -= elapsed
             self.report.seconds_in_student_code += elapsed
+            self.report.seconds_computing += _reported_seconds(reply, elapsed)
         for note in reply.get("notes", []):
             if note not in self.report.notes:
                 self.report.notes.append(note)
@@ -325,7 +353,9 @@ class Session:
     def close(self) -> SessionReport:
         """End the child (if still running) and collect its output."""
         if self.pid is not None:
+            began = time.monotonic()
             status = self.worker._end(self.pid)
+            self.report.seconds_starting += time.monotonic() - began
             self.pid = None
             if self.report.exit_status is None:
                 self.report.exit_status = status

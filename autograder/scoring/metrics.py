@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +24,9 @@ class Metrics:
 
 def compute(labels: np.ndarray, preds: np.ndarray, num_classes: int) -> Metrics:
     """All metrics for integer ``preds`` against ``labels`` (both (N,))."""
+    # imported here: scikit-learn takes about a second to import, and a grading in which no
+    # saved model loads (the template, a submission without one) never needs it
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
     classes = list(range(num_classes))
     labels = np.asarray(labels, dtype=np.int64)
     preds = np.asarray(preds, dtype=np.int64)

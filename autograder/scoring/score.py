@@ -23,7 +23,6 @@ from ..sandbox.remote import RemoteCall
 from ..student import StudentError
 from ..worker import protocol
 from . import metrics as metrics_mod
-from . import plots
 from .spec import ModelSpec, parse
 
 
@@ -62,6 +61,8 @@ class ModelScore:
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
     inference_seconds: float = 0.0
+    #: the scoring child's share of ``seconds`` (``SessionReport.timings()``)
+    sandbox_timings: dict[str, float] = dataclasses.field(default_factory=dict)
     peak_memory_mb: float | None = None
     plots: list[str] = dataclasses.field(default_factory=list)
 
@@ -148,6 +149,7 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
         result.inference_seconds = time.monotonic() - t_inf
         report = session.close()
         session = None
+        result.sandbox_timings = report.timings()
         status = report.exit_status or {}
         result.peak_memory_mb = status.get("maxrss_mb")
         if (spec.max_memory_mb is not None and result.peak_memory_mb is not None
@@ -167,6 +169,7 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
         if result.info.get("interface") == "test_fer_model":
             result.message += " (Graded through test_fer_model: define load_model and predict too for scores.)"
         if report_dir is not None:
+            from . import plots      # matplotlib: imported only when a report is asked for
             result.plots = [str(p) for p in plots.save_plots(
                 m, evalset.class_names, Path(report_dir), f"{question.id}_model",
                 f"{question.id} {spec.label} ({evalset.split})")]
@@ -183,6 +186,6 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
         result.message = f"The saved model could not be scored: {exc}"
     finally:
         if session is not None:
-            session.close()
+            result.sandbox_timings = session.close().timings()
         result.seconds = time.monotonic() - t0
     return result

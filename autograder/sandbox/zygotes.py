@@ -1,0 +1,92 @@
+"""The workers of one grading run: a plain zygote for the questions written with NumPy, and one
+that has imported a heavy library (torch) for the questions whose code imports it.
+
+Why two: a child forked from a zygote that has imported torch starts without torch's 1-2 s
+import, but the fork itself is slow, because the kernel copies and later tears down torch's
+mappings (about 3 GB of address space): measured 55-90 ms per fork-and-exit against 1-8 ms for
+a NumPy-only zygote.  Forking the NumPy questions' ~300 tests from the torch zygote would cost
+them more than the preload saves the torch questions; so each question's tests fork from the
+zygote that has exactly what its code imports.
+
+The heavy zygote starts on first use: a run in which no torch question calls into student code
+never pays for it.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..config import Limits
+from .client import Session, Worker
+
+
+class Zygotes:
+    """The grading run's workers, chosen per question.
+
+    ``make(preload)`` builds a (not yet started) :class:`Worker` that imports ``preload`` once;
+    ``preload_of`` maps a question id to the libraries its code imports (absent or empty: the
+    plain worker).  :meth:`start`/:meth:`close` manage them all; the attributes a run reports
+    (``strategy``, ``ready``, ``limits``) are the plain worker's, ``starts`` and
+    ``start_seconds`` are summed over every worker started.
+    """
+
+    def __init__(self, make: Callable[[list[str]], Worker], preload_of: dict[str, list[str]]):
+        self._make = make
+        self._preload_of = {q: tuple(sorted(mods)) for q, mods in preload_of.items() if mods}
+        self.plain = make([])
+        self._heavy: dict[tuple[str, ...], Worker] = {}
+        #: what a later-started worker's probe could see (empty when it saw nothing)
+        self.late_visible: list[str] = []
+
+    # ------------------------------------------------------------------ choosing
+    def preloads(self, qid: str | None) -> tuple[str, ...]:
+        return self._preload_of.get(qid or "", ())
+
+    def for_question(self, qid: str | None) -> Worker:
+        """The worker whose zygote has what ``qid``'s code imports, started if need be."""
+        mods = self.preloads(qid)
+        if not mods:
+            return self.plain
+        worker = self._heavy.get(mods)
+        if worker is None:
+            worker = self._make(list(mods))
+            worker.start()                  # a failure propagates; the next test tries again
+            self._heavy[mods] = worker
+            self.late_visible += worker.ready.get("probe", {}).get("visible", [])
+        return worker
+
+    def session(self, limits: Limits | None = None, label: str = "", cap_s: float | None = None,
+                cap_reason: str = "", *, question: str | None = None) -> Session:
+        return self.for_question(question).session(limits, label, cap_s, cap_reason)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        self.plain.start()
+
+    def close(self) -> None:
+        for worker in [*self._heavy.values(), self.plain]:
+            worker.close()
+
+    @property
+    def workers(self) -> list[Worker]:
+        return [self.plain, *self._heavy.values()]
+
+    # ------------------------------------------------------------------ what a run reports
+    @property
+    def strategy(self) -> Any:
+        return self.plain.strategy
+
+    @property
+    def ready(self) -> dict[str, Any]:
+        return self.plain.ready
+
+    @property
+    def limits(self) -> Limits:
+        return self.plain.limits
+
+    @property
+    def starts(self) -> int:
+        return sum(w.starts for w in self.workers)
+
+    @property
+    def start_seconds(self) -> list[float]:
+        return [s for w in self.workers for s in w.start_seconds]

@@ -1,0 +1,126 @@
+"""The worker's zygote imports torch once when the graded questions use it (grade.preload_modules),
+so each test's child starts without paying torch's import; the child's memory limit still holds
+for what the test itself allocates."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from autograder import config, paths
+from autograder.config import Limits
+from autograder.grading import grade as grading
+from autograder.sandbox.client import Worker
+from autograder.sandbox.remote import RemoteStudent
+from autograder.student import StudentError
+
+KIT = paths.kit_root()
+ASSIGNMENT = config.load()
+
+PROBE = '''
+import sys
+
+
+def preloaded():
+    return "torch" in sys.modules
+
+
+def allocate(mb):
+    import numpy as np
+    a = np.ones(int(mb) * 2**20 // 8)
+    a[::4096] = 2.0
+    return float(a.sum())
+'''
+
+
+def _subset(*ids):
+    raw = json.loads(json.dumps(ASSIGNMENT.raw))
+    raw["assignment"] = {**raw["assignment"], "include": list(ids)}
+    return config.parse(raw, ASSIGNMENT.path, paths.reference_dir(KIT))
+
+
+def test_torch_is_preloaded_exactly_for_the_questions_whose_code_imports_it():
+    found = grading.preload_by_question(ASSIGNMENT, paths.reference_dir(KIT))
+    assert sorted(found) == sorted(ASSIGNMENT.ids)
+    assert {q for q, mods in found.items() if mods} == {"Q6", "Q9"}
+    assert found["Q6"] == found["Q9"] == ["torch"]
+
+
+def test_a_submission_whose_files_are_missing_preloads_nothing(tmp_path):
+    assert grading.preload_by_question(_subset("Q6", "Q9"), tmp_path) == {"Q6": [], "Q9": []}
+
+
+@pytest.fixture(scope="module")
+def preloading_worker(tmp_path_factory):
+    root = tmp_path_factory.mktemp("preload-sub")
+    (root / "src").mkdir()
+    (root / "src" / "__init__.py").write_text("")
+    (root / "src" / "probe.py").write_text(PROBE)
+    # the worker's own limit (the assignment's largest) holds torch; each test gets less
+    limits = Limits.merged({"test_timeout_s": 20, "cpu_s": 20, "memory_mb": 6144})
+    w = Worker(root, limits=limits, preload=["torch"], hide=[KIT])
+    w.start()
+    yield w
+    w.close()
+
+
+def _call(worker, name, *args):
+    session = worker.session(Limits.merged({"test_timeout_s": 20, "cpu_s": 20, "memory_mb": 512}))
+    try:
+        return getattr(RemoteStudent(session).probe, name)(*args)
+    finally:
+        session.close()
+
+
+def test_the_child_finds_torch_imported_and_its_memory_limit_still_holds(preloading_worker):
+    assert _call(preloading_worker, "preloaded") is True
+    assert _call(preloading_worker, "allocate", 200) > 0               # inside the test's 512 MB
+    with pytest.raises(StudentError) as err:                           # far beyond it, though
+        _call(preloading_worker, "allocate", 2048)                     # the worker holds 6 GB
+    assert err.value.type_name == "MemoryError"
+
+
+class _FakeWorker:
+    """Records what a Zygotes asks of a worker; ``fail_starts`` starts fail first."""
+
+    def __init__(self, preload, log, fail_starts=0):
+        self.preload, self.log, self.fail_starts = preload, log, fail_starts
+        self.starts, self.start_seconds, self.ready, self.closed = 0, [], {}, False
+
+    def start(self):
+        self.log.append(("start", tuple(self.preload)))
+        if self.fail_starts:
+            self.fail_starts -= 1
+            raise RuntimeError("could not start")
+        self.starts += 1
+        self.start_seconds.append(0.25)
+        self.ready = {"probe": {"visible": ["/secret"] if self.preload else []}}
+
+    def close(self):
+        self.closed = True
+
+
+def test_numpy_questions_fork_from_the_plain_zygote_and_torch_starts_once_on_first_use():
+    from autograder.sandbox.zygotes import Zygotes
+    log, made = [], []
+
+    def make(preload):
+        first_heavy = bool(preload) and not any(w.preload for w in made)
+        made.append(_FakeWorker(preload, log, fail_starts=1 if first_heavy else 0))
+        return made[-1]
+
+    z = Zygotes(make, {"Q1": [], "Q6": ["torch"], "Q9": ["torch"]})
+    z.start()
+    assert log == [("start", ())]
+    assert z.for_question("Q1") is z.plain and z.for_question(None) is z.plain
+    assert log == [("start", ())]                                      # no torch zygote yet
+    with pytest.raises(RuntimeError):
+        z.for_question("Q6")                                           # its start failed...
+    heavy = z.for_question("Q6")                                       # ...the next test retries
+    assert heavy.preload == ["torch"] and z.for_question("Q9") is heavy
+    assert log == [("start", ()), ("start", ("torch",)), ("start", ("torch",))]
+    assert z.starts == 2 and z.start_seconds == [0.25, 0.25]
+    assert z.late_visible == ["/secret"]                               # reported by grade
+    z.close()
+    assert z.plain.closed and heavy.closed
