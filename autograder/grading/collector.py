@@ -49,6 +49,7 @@ class Outcome:
     trusted_output: str = ""
     report: SessionReport | None = None
     duration: float = 0.0
+    extra_data: dict[str, Any] | None = None   # results.json's test "extra_data" (model tests: device)
 
 
 def _first_doc_line(obj: Any) -> str:

@@ -23,6 +23,7 @@ import pytest
 
 from .. import paths, pytest_plugin, template
 from ..config import Assignment, Limits
+from ..sandbox import devices
 from ..sandbox.client import SandboxFailure, Worker
 from . import intake, results
 from .backend import SandboxBackend
@@ -187,7 +188,9 @@ def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intak
                 k = hidden.index(o) + 1
                 name = f"{q.id} {q.title} · hidden test {k} of {len(hidden)}"
             index = hidden.index(o) + 1 if o.kind == "hidden" else i
+            entry_extra = {"extra_data": dict(o.extra_data)} if o.extra_data else {}
             tests.append({
+                **entry_extra,
                 "name": name + (" (bonus)" if q.bonus else ""),
                 "number": o.number or f"{q.number}.{i}",
                 "score": round(score, 6), "max_score": round(max_score, 6),
@@ -273,8 +276,38 @@ def _score_models(worker: Worker, assignment: Assignment, layout: Layout, privat
             name=f"saved model on the {ms.split} set", doc="", weight=ms.spec.weight, number=None,
             visibility="visible", hide_errors=None, partial=True, passed=ms.ok and ms.fraction >= 1.0,
             fraction=ms.fraction if ms.ok else 0.0, message=ms.message,
-            failure_kind="" if ms.ok else "model"))
+            failure_kind="" if ms.ok else "model", extra_data=ms.record() if ms.device else None))
     return outcomes, leaderboard, scores
+
+
+def _model_worker(test_worker: Worker, make: Any, device: str) -> tuple[Worker, dict[str, Any]]:
+    """The worker that scores saved models, and what it was given (for the report).
+
+    ``--device cpu``: the test worker itself, no device nodes.  Otherwise the NVIDIA nodes of
+    :func:`devices.select_gpus` go to a worker of its own (the NumPy questions' worker never
+    has them); with none to give, the test worker is used and keeps the reason."""
+    if device == "cpu":
+        return test_worker, {"strategy": test_worker.strategy.name, "devices": []}
+    gpus = devices.select_gpus()
+    if not gpus.nodes:
+        test_worker.gpus = gpus
+        return test_worker, {"strategy": test_worker.strategy.name, "devices": [],
+                             "no_devices": devices.reason_text(gpus.reason, gpus.detail)}
+    worker = make(gpus)
+    try:
+        worker.start()
+    except SandboxFailure as exc:
+        worker.close()
+        test_worker.gpus = devices.GpuSelection({}, {}, "not-bound", f"the worker with device "
+                                                f"nodes did not start: {exc.message[:300]}")
+        return test_worker, {"strategy": test_worker.strategy.name, "devices": [],
+                             "no_devices": devices.reason_text("not-bound", exc.message[:300])}
+    bound = [f"/dev/{n}" for n in sorted(gpus.nodes)]
+    info = {"strategy": worker.strategy.name,
+            "devices": bound if worker.strategy.private_dev else
+            ["the host's whole /dev (no mount namespace); CUDA_VISIBLE_DEVICES="
+             + str(os.environ.get("CUDA_VISIBLE_DEVICES", "(unset)"))]}
+    return worker, info
 
 
 def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
@@ -324,11 +357,13 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                 probes.append(results_dir)
         if os.environ.get("AUTOGRADER_ROOT"):
             hide.append(Path(os.environ["AUTOGRADER_ROOT"]))
-        worker = Worker(staged.root, limits=_max_limits(assignment),
-                        data_dirs=[public_data] if public_data.is_dir() else [],
-                        hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
-                        env={"DLKIT_DATASET": assignment.dataset,
-                             "DLKIT_DATA_DIR": str(layout.data_root)})
+        def make_worker(gpus: devices.GpuSelection | None = None) -> Worker:
+            return Worker(staged.root, limits=_max_limits(assignment),
+                          data_dirs=[public_data] if public_data.is_dir() else [],
+                          hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
+                          env={"DLKIT_DATASET": assignment.dataset,
+                               "DLKIT_DATA_DIR": str(layout.data_root)}, gpus=gpus)
+        worker = make_worker()
         seed = seed_material or ("fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}")
         collector = Collector({q.id for q in assignment.questions},
                               layout.public_tests or workdir, layout.hidden_tests or workdir / "none",
@@ -346,9 +381,15 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             pytest_plugin.install_backend(SandboxBackend(worker, assignment, seed))
             code, log = _run_pytest(test_paths, layout.root, collector, workdir)
             pytest_plugin.install_backend(None)
-            if models if models is not None else hidden:
-                model_outcomes, leaderboard, model_scores = _score_models(
-                    worker, assignment, layout, private=hidden, device=device, report_dir=report_dir)
+            if (models if models is not None else hidden) and any(q.model for q in assignment.questions):
+                model_worker, worker_info["model_worker"] = _model_worker(worker, make_worker, device)
+                try:
+                    model_outcomes, leaderboard, model_scores = _score_models(
+                        model_worker, assignment, layout, private=hidden, device=device,
+                        report_dir=report_dir)
+                finally:
+                    if model_worker is not worker:
+                        model_worker.close()
         finally:
             pytest_plugin.install_backend(None)
             worker_info["starts"] = worker.starts
@@ -363,7 +404,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         worker_info["models"] = [
             {"question": m.question, "ok": m.ok, "fraction": m.fraction, "info": m.info,
              "seconds": round(m.seconds, 3), "inference_seconds": round(m.inference_seconds, 3),
-             "peak_memory_mb": m.peak_memory_mb, "plots": m.plots,
+             "peak_memory_mb": m.peak_memory_mb, "plots": m.plots, **m.record(),
              "metrics": dataclasses.asdict(m.metrics) if m.metrics else None} for m in model_scores]
         notes: list[str] = []
         for o in outcomes:
