@@ -351,3 +351,72 @@ def test_agreement_needs_one_entry_per_image():
     labels, preds, margins = _runs(100)
     with pytest.raises(ValueError, match="one per image"):
         agreement.compare(labels, 10, preds[:-1], margins[:-1], preds, margins)
+
+
+# --------------------------------------------------------------------------- container backend
+
+CDI_SPEC = """\
+cdiVersion: 0.5.0
+kind: nvidia.com/gpu
+devices:
+- name: "0"
+  containerEdits:
+    deviceNodes:
+    - path: /dev/nvidia0
+- name: "1"
+  containerEdits:
+    deviceNodes:
+    - path: /dev/nvidia1
+- name: all
+  containerEdits: {}
+"""
+
+
+def test_container_engine_is_read_from_the_version_answer():
+    from autograder.batch import container_gpus as cg
+    podman = {"Version": "4.3.1", "Components": [{"Name": "Podman Engine", "Version": "5.4.2"}]}
+    assert cg.engine_of(podman) == cg.Engine("podman", (5, 4))
+    docker_v = {"Version": "27.3.1", "Components": [{"Name": "Engine", "Version": "27.3.1"}]}
+    assert cg.engine_of(docker_v) == cg.Engine("docker", (27, 3))
+
+
+def test_container_cdi_spec_names_are_read(tmp_path):
+    from autograder.batch import container_gpus as cg
+    (tmp_path / "nvidia.yaml").write_text(CDI_SPEC)
+    (tmp_path / "other.json").write_text(json.dumps({"kind": "vendor.com/fpga", "devices": [{"name": "0"}]}))
+    (tmp_path / "broken.yaml").write_text("kind: [unclosed")
+    assert cg.cdi_gpu_names((tmp_path, tmp_path / "absent")) == {"0", "1", "all"}
+    assert cg.cdi_gpu_names((tmp_path / "absent",)) == set()
+
+
+def test_container_gpu_arguments_for_docker_and_podman(tmp_path):
+    from autograder.batch import container, container_gpus as cg, jobs, slots
+    # Docker: the toolkit's device request for the batch's first N GPUs
+    dock = cg.attach(None, 2)
+    (req,) = dock.kwargs["device_requests"]
+    assert req["DeviceIDs"] == ["0", "1"] and req["Capabilities"] == [["gpu"]] and not req["Driver"]
+    # podman with a CDI spec, new enough: CDI device requests nvidia.com/gpu=N
+    new = cg.Engine("podman", (5, 4))
+    cdi = cg.attach(new, 2, cdi_names={"0", "1", "all"})
+    (req,) = cdi.kwargs["device_requests"]
+    assert req["Driver"] == "cdi" and req["DeviceIDs"] == ["nvidia.com/gpu=0", "nvidia.com/gpu=1"]
+    assert "devices" not in cdi.kwargs
+    # podman without a spec (or too old for CDI requests): explicit --device mappings of
+    # exactly the GPU nodes and the driver's shared nodes present
+    nodes = make_nodes(tmp_path / "dev")
+    for engine, names in ((new, set()), (cg.Engine("podman", (4, 3)), {"0", "1"}), (new, {"0"})):
+        ex = cg.attach(engine, 2, cdi_names=names, dev_root=nodes)
+        assert "device_requests" not in ex.kwargs
+        assert ex.kwargs["devices"] == [f"{nodes}/{n}:/dev/{n}:rwm" for n in
+                                        ("nvidia0", "nvidia1", "nvidiactl", "nvidia-uvm",
+                                         "nvidia-uvm-tools", "nvidia-modeset")], ex
+        assert "libcuda.so.1" in ex.how
+    # ... and a clear error when the host has no such GPU node
+    with pytest.raises(RuntimeError, match="nvidia2 not found on the host"):
+        cg.attach(new, 3, cdi_names=set(), dev_root=nodes)
+    # wired into the job's create arguments: the slot's share through CUDA_VISIBLE_DEVICES
+    spec = jobs.JobSpec(id="s1", backend="container", submitters=[], payload=b"",
+                        limits=jobs.container_limits({}), timeout_s=10, image="img", gpus=2, jobs=2)
+    env: dict[str, str] = {}
+    kw = container.create_kwargs(spec, slots.gpus_for_slot(1, 2, 2), env, cg.Engine("docker", (27, 3)))
+    assert env["CUDA_VISIBLE_DEVICES"] == "1" and kw["device_requests"][0]["DeviceIDs"] == ["0", "1"]

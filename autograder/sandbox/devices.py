@@ -71,7 +71,8 @@ class GpuSelection:
         return sorted((n for n in self.nodes if _GPU_NODE.match(n)), key=lambda n: int(n[6:]))
 
 
-def _is_char_device(path: Path) -> bool:
+def is_char_device(path: Path) -> bool:
+    """True when ``path`` is a character device node (following links)."""
     try:
         return stat.S_ISCHR(os.stat(path).st_mode)
     except OSError:
@@ -85,7 +86,7 @@ def gpu_minors(dev_root: Path) -> list[int]:
     except OSError:
         return []
     return sorted(int(m.group(1)) for n in names if (m := _GPU_NODE.match(n))
-                  and _is_char_device(dev_root / n))
+                  and is_char_device(dev_root / n))
 
 
 def pci_order(proc_root: Path, minors: list[int]) -> list[int]:
@@ -146,7 +147,7 @@ def select_gpus(visible: str | None = None, *, dev_root: Path = Path("/dev"),
         env["CUDA_VISIBLE_DEVICES"] = visible
     nodes = {f"nvidia{m}": dev_root / f"nvidia{m}" for m in chosen}
     for name in NVIDIA_SHARED:
-        if _is_char_device(dev_root / name):
+        if is_char_device(dev_root / name):
             nodes[name] = dev_root / name
     return GpuSelection(nodes, env)
 
