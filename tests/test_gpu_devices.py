@@ -420,3 +420,23 @@ def test_container_gpu_arguments_for_docker_and_podman(tmp_path):
     env: dict[str, str] = {}
     kw = container.create_kwargs(spec, slots.gpus_for_slot(1, 2, 2), env, cg.Engine("docker", (27, 3)))
     assert env["CUDA_VISIBLE_DEVICES"] == "1" and kw["device_requests"][0]["DeviceIDs"] == ["0", "1"]
+
+
+def test_gradebook_names_the_device_of_each_model_score():
+    from autograder.batch import outputs
+
+    def rec(sid, extra):
+        tests = [{"name": "Q1 Linear · public test 1", "score": 1.0, "max_score": 1.0}]
+        if extra is not None:
+            tests.append({"name": "Q6 CNN · saved model on the private test set", "score": 12.0,
+                          "max_score": 12.0, "extra_data": extra})
+        return {"id": sid, "status": "ok", "results": {"score": 13.0, "tests": tests},
+                "submitters": [{"name": sid}]}
+
+    records = [rec("a", {"device": "cuda:0 (NVIDIA H100 80GB HBM3)"}),
+               rec("b", {"device": "cpu", "fallback_reason": devices.REASONS["no-device-nodes"]}),
+               rec("c", None)]
+    header, rows = outputs.gradebook_rows(records)
+    col = header.index("Q6 model device")
+    assert [r[col] for r in rows] == ["cuda:0 (NVIDIA H100 80GB HBM3)",
+                                      f"cpu (fallback: {devices.REASONS['no-device-nodes']})", ""]
