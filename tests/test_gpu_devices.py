@@ -93,7 +93,8 @@ def _inside(submission: Path, strategy: str, gpus):
 def _bwrap_strategies() -> list[str]:
     if shutil.which("bwrap") is None:
         return []
-    return ["bwrap-root"] if os.geteuid() == 0 else ["bwrap-user"]
+    # as root both run here (bwrap-user: a user namespace without the uid drop)
+    return ["bwrap-root", "bwrap-user"] if os.geteuid() == 0 else ["bwrap-user"]
 
 
 # --------------------------------------------------------------------------- selection
