@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -98,7 +99,8 @@ def grade_models(sub: Path, work: Path, label: str, device: str, strategy: str |
             "models": [{k: m.get(k) for k in ("question", "ok", "fraction", "device",
                                               "fallback_reason", "inference_seconds", "metrics")}
                        for m in models],
-            "report_dir": str(report)}
+            "report_dir": str(report),
+            **({} if models else {"output": str(result.doc.get("output", ""))[:800]})}
 
 
 def compare_runs(gpu: dict[str, Any], cpu: dict[str, Any], labels: np.ndarray, k: int) -> dict[str, Any]:
@@ -138,8 +140,22 @@ def run_batch(models: Path, work: Path, timeout: float) -> dict[str, Any]:
     cmd = [sys.executable, "-m", "autograder", "batch", str(subs), "--out", str(out), "--backend",
            "process", "--gpus", "1", "--jobs", "2", "--no-progress"]
     t0 = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    log = work / "batch.log"
+    with log.open("w") as f:
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT, text=True)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # SIGINT (Ctrl-C): the batch kills its running jobs itself (their graders run in
+            # sessions of their own, out of reach of a kill of this process)
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
     wall = time.monotonic() - t0
+    stderr = log.read_text(errors="replace")
     rows = []
     book = out / "gradebook.csv"
     if book.is_file():
@@ -149,7 +165,7 @@ def run_batch(models: Path, work: Path, timeout: float) -> dict[str, Any]:
             "submissions_per_minute": round(4 * 60 / wall, 2),
             "gradebook": [{k: r.get(k) for k in r if k in ("submission", "status", "total", "possible")
                            or k.endswith("model device")} for r in rows],
-            "stderr_tail": proc.stderr[-1500:]}
+            "timed_out": wall >= timeout, "output_tail": stderr[-1500:]}
 
 
 def run_bench(work: Path, timeout: float) -> dict[str, Any]:
@@ -198,7 +214,7 @@ def main() -> int:
     if not args.skip_bench:
         step(summary, "bench_scoring", lambda: run_bench(work, 150))
     if not args.skip_batch and models is not None:
-        step(summary, "batch", lambda: run_batch(Path(models), work, 240))
+        step(summary, "batch", lambda: run_batch(Path(models), work, 300))
     summary["seconds"] = round(time.monotonic() - started, 1)
     ok = _verdict(summary)
     summary["ok"] = ok
@@ -218,6 +234,8 @@ def _verdict(summary: dict[str, Any]) -> bool:
             continue
         if "skipped" in run:
             continue
+        if not run["models"]:
+            problems.append(f"grade {label}: no model was scored: {run.get('output', '')[:200]}")
         for m in run["models"]:
             want_gpu = run["device_requested"] == "cuda"
             if not m["ok"] or (want_gpu and not str(m.get("device", "")).startswith("cuda")):
