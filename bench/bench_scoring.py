@@ -7,7 +7,10 @@ test images, in eval mode without gradients, with the same batch size and torch 
 (1, the worker's setting).  The sandboxed figure covers what grading pays per batch: encoding
 the images, the round trip to the forked worker, inference there and decoding the scores
 (model loading excluded on both sides).  Goal: sandbox >= 0.8x in-process.  Writes
-``bench/results/scoring.json``.  Runs unchanged on a GPU machine (``--device cuda``).
+``bench/results/scoring.json`` (``--out`` another file).  Runs unchanged on a GPU machine
+(``--device cuda``): the sandboxed worker is then given the NVIDIA device nodes exactly as
+grading gives them (:func:`autograder.sandbox.devices.select_gpus`), both sides score with
+TF32 off, and the result names the device each side used.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder import config, paths, refmodels  # noqa: E402
+from autograder.sandbox import devices  # noqa: E402
 from autograder.sandbox.client import Worker  # noqa: E402
 from autograder.sandbox.remote import RemoteCall  # noqa: E402
 from autograder.scoring import score as scoring  # noqa: E402
@@ -36,6 +40,7 @@ def main() -> int:
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--passes", type=int, default=30, help="passes over the 360 test images")
     ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "scoring.json")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(1)
@@ -53,6 +58,10 @@ def main() -> int:
     # in-process: the same Net, weights, batch size and threads
     net = InProcessStudent(sub).cnn.load_model(str(sub / "model.safetensors"))
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.set_float32_matmul_precision("highest")
     net.to(device).eval()
     x = torch.from_numpy(images)
     with torch.no_grad():
@@ -64,13 +73,16 @@ def main() -> int:
 
     # sandboxed: model loaded once in a forked worker; the timed loop is the batches
     q6 = config.load().question("Q6")
-    worker = Worker(sub, limits=q6.limits, hide=[kit])
+    gpus = devices.select_gpus() if args.device != "cpu" else None
+    worker = Worker(sub, limits=q6.limits, hide=[kit], gpus=gpus)
     with worker:
         session = worker.session(q6.limits)
         call = RemoteCall(session)
         blobs: list[bytes] = []
         spec = {"interface": "torch", "files": ["model.safetensors"], "max_model_mb": 100, "device": args.device}
-        call._send({"op": "model_load", "spec": protocol.encode_value(spec, blobs)}, blobs, "load")
+        reply, rblobs = call._send({"op": "model_load", "spec": protocol.encode_value(spec, blobs)},
+                                   blobs, "load")
+        loaded = call.decode(reply.get("value"), rblobs, "load")
         def batch(s: int) -> np.ndarray:
             b: list[bytes] = []
             reply, rb = call._send({"op": "model_scores", "images": protocol.encode_value(images[s:s + args.batch], b)},
@@ -83,12 +95,17 @@ def main() -> int:
         t_sandbox = time.perf_counter() - t0
         session.close()
     local_ips, sandbox_ips = n / t_local, n / t_sandbox
+    sandbox_device = loaded.get("device") if isinstance(loaded, dict) else None
     result = {"images": n, "batch": args.batch, "device": str(device), "torch_threads": 1,
+              "in_process_device": (f"cuda:0 ({torch.cuda.get_device_name(0)})"
+                                    if device.type == "cuda" else "cpu"),
+              "sandbox_device": sandbox_device, "sandbox_strategy": worker.strategy.name,
+              "sandbox_fallback": loaded.get("fallback") if isinstance(loaded, dict) else None,
               "in_process_images_per_s": round(local_ips, 1), "sandbox_images_per_s": round(sandbox_ips, 1),
               "ratio_sandbox_over_in_process": round(sandbox_ips / local_ips, 3), "goal": ">= 0.8",
               "machine": f"{platform.machine()} {platform.processor()} {__import__('os').cpu_count()} cpus",
               "command": "bench/bench_scoring.py " + " ".join(sys.argv[1:])}
-    out = ROOT / "bench" / "results" / "scoring.json"
+    out = args.out
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))

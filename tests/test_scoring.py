@@ -188,7 +188,8 @@ def test_cuda_requested_without_a_gpu_is_a_clear_message(tmp_path, models, evals
         pytest.skip("this machine has a GPU: the cuda path is exercised by bench/bench_scoring.py")
     sub = make_submission(tmp_path / "sub", models)
     result = score(sub, Q6, evalset, device="cuda")
-    assert not result.ok and "no CUDA device is visible" in result.message
+    assert not result.ok and "--device cuda was requested but there is no usable GPU" in result.message
+    assert result.device == "none" and "not of your submission" in result.message
     assert score(sub, Q6, evalset, device="auto").ok      # auto falls back to the CPU
 
 

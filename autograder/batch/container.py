@@ -28,7 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from . import jobs, submissions
+from . import container_gpus, jobs, submissions
 from .jobs import JobSpec, RunOutcome
 
 DEFAULT_IMAGE = "localhost/dlkit-grader:latest"
@@ -169,8 +169,10 @@ def image_id(url: str, image: str) -> str | None:
         client.close()
 
 
-def create_kwargs(spec: JobSpec, gpus: list[int], env: dict[str, str]) -> dict[str, Any]:
-    """The ``containers.create`` arguments of one job (unit-tested without an engine)."""
+def create_kwargs(spec: JobSpec, gpus: list[int], env: dict[str, str],
+                  engine: container_gpus.Engine | None = None) -> dict[str, Any]:
+    """The ``containers.create`` arguments of one job (unit-tested without an engine).
+    ``engine`` (None: Docker) decides how GPUs are attached (:mod:`.container_gpus`)."""
     import docker
     lim = spec.limits
     mem = f"{int(lim['memory_mb'])}m"
@@ -186,8 +188,7 @@ def create_kwargs(spec: JobSpec, gpus: list[int], env: dict[str, str]) -> dict[s
     if spec.gpus > 0:
         # The container sees the batch's first N GPUs (in host order, so ids match inside);
         # CUDA_VISIBLE_DEVICES narrows each job to its share.
-        kwargs["device_requests"] = [docker.types.DeviceRequest(
-            device_ids=[str(i) for i in range(spec.gpus)], capabilities=[["gpu"]])]
+        kwargs.update(container_gpus.attach(engine, spec.gpus).kwargs)
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
     return kwargs
 
@@ -229,7 +230,14 @@ def run(spec: JobSpec, slot: int, gpus: list[int], client: Any = None) -> RunOut
         except docker.errors.ImageNotFound:
             return RunOutcome(None, False, None, "", error=f"image {spec.image} not found; build "
                               f"it (make image) or pass --image", info=info)
-        container = client.containers.create(**create_kwargs(spec, gpus, env))
+        engine = None
+        if spec.gpus > 0:
+            engine = container_gpus.engine_of(client.version())
+            try:
+                info["gpus"] = container_gpus.attach(engine, spec.gpus).how
+            except RuntimeError as exc:
+                return RunOutcome(None, False, None, "", error=str(exc), info=info)
+        container = client.containers.create(**create_kwargs(spec, gpus, env, engine))
         info["container"] = container.id[:12]
         if not container.put_archive("/autograder/submission", spec.payload):
             return RunOutcome(None, False, None, "", error="put_archive of the submission failed", info=info)

@@ -3,9 +3,11 @@
 ``gradebook.csv``     one row per student (a group submission gives each member a row):
                       submission id, name, email, sid, status, total, possible, points per
                       question, wall time, exit code, the model metrics of the
-                      leaderboard entries ("FC net accuracy", ...), then the seconds each
-                      question's tests took ("Q1 s", ...; empty where results.json has no
-                      timings)
+                      leaderboard entries ("FC net accuracy", ...), for each saved
+                      model the device that scored it ("Q6 model device": ``cuda:0 (NVIDIA
+                      …)`` or ``cpu``, with the reason when ``--device auto`` fell back),
+                      then the seconds each question's tests took ("Q1 s", ...; empty
+                      where results.json has no timings)
 ``leaderboard.csv``   the leaderboard metrics per submission, ranked by the first metric
 ``feedback/<id>.md``  per-student feedback from results.json (tests hidden from students
                       left out)
@@ -72,6 +74,22 @@ def metric_names(records: Iterable[dict[str, Any]]) -> list[str]:
     return names
 
 
+def model_devices(doc: dict[str, Any]) -> dict[str, str]:
+    """``{"Q6 model device": "cuda:0 (NVIDIA H100)"}`` from results.json's model tests
+    (their ``extra_data``: ``device`` and, after a fallback, ``fallback_reason``)."""
+    out: dict[str, str] = {}
+    for test in doc.get("tests", []) or []:
+        extra = test.get("extra_data") if isinstance(test, dict) else None
+        m = _QID.match(str(test.get("name", ""))) if isinstance(test, dict) else None
+        if not (m and isinstance(extra, dict) and extra.get("device")):
+            continue
+        text = str(extra["device"])
+        if extra.get("fallback_reason"):
+            text += f" (fallback: {extra['fallback_reason']})"
+        out[f"{m.group(1)} model device"] = text
+    return out
+
+
 def _possible(assignment: Any, records: list[dict[str, Any]]) -> float:
     if assignment is not None:
         return sum(q.points for q in assignment.questions if not q.bonus)
@@ -94,15 +112,19 @@ def question_seconds(doc: dict[str, Any]) -> dict[str, float]:
 def gradebook_rows(records: list[dict[str, Any]], assignment: Any = None) -> tuple[list[str], list[list[Any]]]:
     qids = question_ids(records, assignment)
     metrics = metric_names(records)
+    device_cols = sorted({c for rec in records for c in model_devices(rec["results"])},
+                         key=lambda c: _qkey(c.split()[0]))
     possible = _possible(assignment, records)
     header = (["submission", "name", "email", "sid", "status", "total", "possible"] + qids
-              + ["wall_s", "exit_code", "backend", "reason"] + metrics + [f"{q} s" for q in qids])
+              + ["wall_s", "exit_code", "backend", "reason"] + metrics + device_cols
+              + [f"{q} s" for q in qids])
     rows = []
     for rec in sorted(records, key=lambda r: r["id"]):
         doc = rec["results"]
         points = question_points(doc)
         lb = {e["name"]: e.get("value") for e in doc.get("leaderboard", []) or []}
         seconds = question_seconds(doc)
+        used = model_devices(doc)
         people = rec.get("submitters") or [{}]
         for person in people:
             rows.append([rec["id"], person.get("name", ""), person.get("email", ""), person.get("sid", ""),
@@ -110,7 +132,7 @@ def gradebook_rows(records: list[dict[str, Any]], assignment: Any = None) -> tup
                         + [points.get(q, (0.0, 0.0))[0] for q in qids]
                         + [rec.get("wall_s", ""), rec.get("exit_code", ""), rec.get("backend", ""),
                            (rec.get("reason") or "").replace("\n", " ")[:300]]
-                        + [lb.get(m, "") for m in metrics]
+                        + [lb.get(m, "") for m in metrics] + [used.get(c, "") for c in device_cols]
                         + [round(seconds[q], 3) if q in seconds else "" for q in qids])
     return header, rows
 

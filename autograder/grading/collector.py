@@ -49,6 +49,7 @@ class Outcome:
     trusted_output: str = ""
     report: SessionReport | None = None
     duration: float = 0.0      # wall seconds of the test: setup + call + teardown
+    extra_data: dict[str, Any] | None = None   # results.json's test "extra_data" (model tests: device)
     #: the sandboxed part of the time for an outcome without a session report (the model
     #: stage): ``SessionReport.timings()``
     sandbox_timings: dict[str, float] | None = None

@@ -24,6 +24,7 @@ import pytest
 
 from .. import paths, pytest_plugin, template
 from ..config import Assignment, Limits
+from ..sandbox import devices
 from ..sandbox.client import SandboxFailure, Worker
 from ..sandbox.zygotes import Zygotes
 from . import intake, results, timings
@@ -223,7 +224,7 @@ def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intak
                 "output": _test_output(o, index, len(hidden), assignment.show_stdout,
                                        dependency if not o.passed else ""),
                 "extra_data": {"nodeid": o.nodeid, "question": q.id, "kind": o.kind,
-                               "seconds": o.timings()},
+                               "seconds": o.timings(), **(o.extra_data or {})},
             })
         qs.score = round(qs.score, 6)
         scores.append(qs)
@@ -282,7 +283,7 @@ class Layout:
         return cls(folder, folder / "tests", None, None, data)
 
 
-def _score_models(workers: Zygotes, assignment: Assignment, layout: Layout, private: bool,
+def _score_models(workers: Zygotes | Worker, assignment: Assignment, layout: Layout, private: bool,
                   device: str, report_dir: Path | None) -> tuple[list[Outcome], list[dict[str, Any]], list[Any]]:
     """The saved-model stage: one outcome per question with a ``[model]`` table."""
     from ..scoring import score as scoring
@@ -293,7 +294,8 @@ def _score_models(workers: Zygotes, assignment: Assignment, layout: Layout, priv
             continue
         if assignment.dataset not in evalsets:
             evalsets[assignment.dataset] = scoring.load_eval_set(layout.data_root, assignment.dataset, private)
-        ms = scoring.score_question(workers.for_question(q.id), q, evalsets[assignment.dataset], device=device,
+        worker = workers.for_question(q.id) if isinstance(workers, Zygotes) else workers
+        ms = scoring.score_question(worker, q, evalsets[assignment.dataset], device=device,
                                     report_dir=report_dir)
         scores.append(ms)
         leaderboard += ms.leaderboard()
@@ -303,8 +305,39 @@ def _score_models(workers: Zygotes, assignment: Assignment, layout: Layout, priv
             visibility="visible", hide_errors=None, partial=True, passed=ms.ok and ms.fraction >= 1.0,
             fraction=ms.fraction if ms.ok else 0.0, message=ms.message,
             failure_kind="" if ms.ok else "model", duration=ms.seconds,
-            sandbox_timings=ms.sandbox_timings))
+            sandbox_timings=ms.sandbox_timings, extra_data=ms.record() if ms.device else None))
     return outcomes, leaderboard, scores
+
+
+def _model_worker(test_worker: Zygotes, make: Any,
+                  device: str) -> tuple[Worker | Zygotes, dict[str, Any]]:
+    """The worker that scores saved models, and what it was given (for the report).
+
+    ``--device cpu``: the test worker itself, no device nodes.  Otherwise the NVIDIA nodes of
+    :func:`devices.select_gpus` go to a worker of its own (the NumPy questions' worker never
+    has them); with none to give, the test worker is used and keeps the reason."""
+    if device == "cpu":
+        return test_worker, {"strategy": test_worker.strategy.name, "devices": []}
+    gpus = devices.select_gpus()
+    if not gpus.nodes:
+        test_worker.gpus = gpus
+        return test_worker, {"strategy": test_worker.strategy.name, "devices": [],
+                             "no_devices": devices.reason_text(gpus.reason, gpus.detail)}
+    worker = make(gpus)
+    try:
+        worker.start()
+    except SandboxFailure as exc:
+        worker.close()
+        test_worker.gpus = devices.GpuSelection({}, {}, "not-bound", f"the worker with device "
+                                                f"nodes did not start: {exc.message[:300]}")
+        return test_worker, {"strategy": test_worker.strategy.name, "devices": [],
+                             "no_devices": devices.reason_text("not-bound", exc.message[:300])}
+    bound = [f"/dev/{n}" for n in sorted(gpus.nodes)]
+    info = {"strategy": worker.strategy.name,
+            "devices": bound if worker.strategy.private_dev else
+            ["the host's whole /dev (no mount namespace); CUDA_VISIBLE_DEVICES="
+             + str(os.environ.get("CUDA_VISIBLE_DEVICES", "(unset)"))]}
+    return worker, info
 
 
 def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
@@ -356,12 +389,15 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                 probes.append(results_dir)
         if os.environ.get("AUTOGRADER_ROOT"):
             hide.append(Path(os.environ["AUTOGRADER_ROOT"]))
-        worker = Zygotes(lambda preload: Worker(
-            staged.root, limits=_max_limits(assignment), preload=preload,
-            data_dirs=[public_data] if public_data.is_dir() else [],
-            hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
-            env={"DLKIT_DATASET": assignment.dataset, "DLKIT_DATA_DIR": str(layout.data_root)}),
-            preload_by_question(assignment, layout.reference or staged.root))
+        def make_worker(gpus: devices.GpuSelection | None = None,
+                        preload: list[str] | None = None) -> Worker:
+            return Worker(staged.root, limits=_max_limits(assignment), preload=preload,
+                          data_dirs=[public_data] if public_data.is_dir() else [],
+                          hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
+                          env={"DLKIT_DATASET": assignment.dataset,
+                               "DLKIT_DATA_DIR": str(layout.data_root)}, gpus=gpus)
+        worker = Zygotes(lambda preload: make_worker(preload=preload),
+                         preload_by_question(assignment, layout.reference or staged.root))
         seed = seed_material or ("fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}")
         collector = Collector({q.id for q in assignment.questions},
                               layout.public_tests or workdir, layout.hidden_tests or workdir / "none",
@@ -383,10 +419,16 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             code, log = _run_pytest(test_paths, layout.root, collector, workdir)
             phases["tests"] = time.monotonic() - mark
             pytest_plugin.install_backend(None)
-            if models if models is not None else hidden:
+            if (models if models is not None else hidden) and any(q.model for q in assignment.questions):
                 mark = time.monotonic()
-                model_outcomes, leaderboard, model_scores = _score_models(
-                    worker, assignment, layout, private=hidden, device=device, report_dir=report_dir)
+                model_worker, worker_info["model_worker"] = _model_worker(worker, make_worker, device)
+                try:
+                    model_outcomes, leaderboard, model_scores = _score_models(
+                        model_worker, assignment, layout, private=hidden, device=device,
+                        report_dir=report_dir)
+                finally:
+                    if model_worker is not worker:
+                        model_worker.close()
                 phases["models"] = time.monotonic() - mark
         finally:
             pytest_plugin.install_backend(None)
@@ -406,7 +448,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         worker_info["models"] = [
             {"question": m.question, "ok": m.ok, "fraction": m.fraction, "info": m.info,
              "seconds": round(m.seconds, 3), "inference_seconds": round(m.inference_seconds, 3),
-             "peak_memory_mb": m.peak_memory_mb, "plots": m.plots,
+             "peak_memory_mb": m.peak_memory_mb, "plots": m.plots, **m.record(),
              "metrics": dataclasses.asdict(m.metrics) if m.metrics else None} for m in model_scores]
         notes: list[str] = []
         for o in outcomes:

@@ -35,7 +35,7 @@ from typing import Any
 
 from ..config import Limits
 from ..worker import protocol
-from . import launcher
+from . import devices, launcher
 
 WORKER_PACKAGE = Path(__file__).resolve().parent.parent / "worker"
 WORKER_MODULE = "dlkit_worker"
@@ -375,7 +375,8 @@ class Worker:
     def __init__(self, submission: Path, *, limits: Limits, data_dirs: list[Path] | None = None,
                  hide: list[Path] | None = None, env: dict[str, str] | None = None,
                  preload: list[str] | None = None, probe_paths: list[Path] | None = None,
-                 base_tmp: Path | None = None, strategy: str | None = None):
+                 base_tmp: Path | None = None, strategy: str | None = None,
+                 gpus: devices.GpuSelection | None = None):
         self.source_submission = Path(submission)
         self.limits = limits
         self.data_dirs = [Path(p) for p in (data_dirs or [])]
@@ -384,6 +385,9 @@ class Worker:
         self.preload = list(preload or [])
         self.probe_paths = [str(p) for p in (probe_paths or [])]
         self.base_tmp = base_tmp
+        #: GPU device nodes for this worker (the model-scoring worker only; None: no device
+        #: nodes at all, the NumPy questions' workers)
+        self.gpus = gpus
         self._candidates = launcher.candidates(strategy)
         #: The isolation strategy: provisional (the strongest candidate) until :meth:`start`
         #: has brought a worker up with it.
@@ -462,11 +466,25 @@ class Worker:
             "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
         }
         env.update(self.extra_env)
+        nodes: dict[str, Path] = {}
+        if self.gpus is not None and self.gpus.nodes:
+            if strategy.private_dev:
+                nodes = dict(self.gpus.nodes)
+                for key, value in self.gpus.env.items():
+                    if value is None:
+                        env.pop(key, None)
+                    else:
+                        env[key] = value
+            else:
+                # the host's /dev is visible: only CUDA_VISIBLE_DEVICES narrows the GPUs
+                env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
+                if os.environ.get("CUDA_VISIBLE_DEVICES") is not None:
+                    env["CUDA_VISIBLE_DEVICES"] = os.environ["CUDA_VISIBLE_DEVICES"]
         spec = launcher.LaunchSpec(
             workdir=self.workdir, hide=self.hide, ro_binds=self.data_dirs, env=env,
             memory_mb=self.limits.memory_mb, max_processes=self.limits.max_processes,
             max_file_mb=self.limits.max_file_mb, max_open_files=self.limits.max_open_files,
-            uid=self.uid, gid=self.uid)
+            uid=self.uid, gid=self.uid, devices=nodes)
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         boot = (f"import sys; sys.path.insert(0, {str(self.workdir / 'kit')!r}); "
                 f"from {WORKER_MODULE}.main import main; main({child.fileno()})")
@@ -518,6 +536,21 @@ class Worker:
             raise SandboxFailure("worker", f"the sandboxed worker did not start "
                                            f"({strategy.name}): {why}")
         self.ready = ready
+
+    def gpu_problem(self) -> tuple[str, str] | None:
+        """Why this worker cannot use a GPU, seen from this side, as (fallback code, detail)
+        (:data:`.devices.REASONS`); None when its GPU nodes are there for its uid.  Call after
+        :meth:`start` (the strategy decides the uid)."""
+        if self.gpus is None:
+            return "not-bound", "this worker is not given device nodes"
+        if not self.gpus.nodes:
+            return self.gpus.reason or "no-device-nodes", self.gpus.detail
+        uid = self.uid if self.strategy.drops_uid else os.geteuid()
+        gid = self.uid if self.strategy.drops_uid else os.getegid()
+        blocked = devices.inaccessible(self.gpus.nodes, uid, gid)
+        if blocked:
+            return "not-accessible", f"uid {uid}: " + ", ".join(blocked)
+        return None
 
     def _kill_proc(self) -> str:
         err = ""

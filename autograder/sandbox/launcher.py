@@ -21,6 +21,14 @@ starting a worker, with a probe of its own (cached per process):
 
 Every strategy applies the same rlimits (address space, open files, file size, processes,
 no core dumps) and an environment without the grader's variables.
+
+Device nodes (``LaunchSpec.devices``, chosen by :mod:`.devices` for the model-scoring worker
+only): the bubblewrap strategies start from bwrap's minimal ``/dev`` (null, zero, full,
+random, urandom, tty, ptmx, pts, shm, fd, stdin/stdout/stderr) and ``--dev-bind`` exactly the
+listed nodes into it, nothing else of the host's ``/dev``.  ``setpriv``, ``setpriv-nonet`` and
+``plain`` have no mount namespace: the worker sees the host's whole ``/dev`` (what its uid may
+open there is what the nodes' modes allow), so the list cannot narrow it; the GPU selection
+is then ``CUDA_VISIBLE_DEVICES`` alone (:attr:`Strategy.private_dev`).
 """
 from __future__ import annotations
 
@@ -52,6 +60,9 @@ class LaunchSpec:
     max_open_files: int
     uid: int = DEFAULT_WORKER_UID
     gid: int = DEFAULT_WORKER_UID
+    #: device nodes to expose: name under the sandbox's /dev -> host node (bound with
+    #: --dev-bind by the bubblewrap strategies; the others see the host's /dev anyway)
+    devices: dict[str, Path] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,6 +72,12 @@ class Strategy:
     drops_uid: bool
     hides_files: bool
     isolates_network: bool
+
+    @property
+    def private_dev(self) -> bool:
+        """True when the worker gets its own minimal ``/dev`` holding only ``spec.devices``
+        (bubblewrap); False when it sees the host's ``/dev``."""
+        return self.hides_files
 
     def warnings(self) -> list[str]:
         out = []
@@ -109,7 +126,14 @@ def _bwrap_args(spec: LaunchSpec, as_root: bool) -> list[str]:
             "--unshare-cgroup-try", "--die-with-parent", "--new-session"]
     if not as_root:
         args += ["--unshare-user"]
-    args += ["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    args += ["--ro-bind", "/", "/", "--dev", "/dev"]
+    for name, host in sorted(spec.devices.items()):
+        if "/" in name or name in ("", ".", ".."):
+            raise ValueError(f"device name {name!r}: expected a plain name under /dev")
+        # --dev-bind, not --bind: bwrap's /dev is mounted nodev, a plain bind of a device node
+        # onto it cannot be opened
+        args += ["--dev-bind", str(host), f"/dev/{name}"]
+    args += ["--proc", "/proc"]
     hidden = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), Path("/root"), Path("/home"),
               Path("/autograder"), *spec.hide]
     seen: list[Path] = []

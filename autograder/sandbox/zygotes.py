@@ -34,6 +34,7 @@ class Zygotes:
         self._preload_of = {q: tuple(sorted(mods)) for q, mods in preload_of.items() if mods}
         self.plain = make([])
         self._heavy: dict[tuple[str, ...], Worker] = {}
+        self._gpus: Any = None
         #: what a later-started worker's probe could see (empty when it saw nothing)
         self.late_visible: list[str] = []
 
@@ -49,6 +50,8 @@ class Zygotes:
         worker = self._heavy.get(mods)
         if worker is None:
             worker = self._make(list(mods))
+            if self._gpus is not None:
+                worker.gpus = self._gpus
             worker.start()                  # a failure propagates; the next test tries again
             self._heavy[mods] = worker
             self.late_visible += worker.ready.get("probe", {}).get("visible", [])
@@ -82,6 +85,17 @@ class Zygotes:
     @property
     def limits(self) -> Limits:
         return self.plain.limits
+
+    @property
+    def gpus(self) -> Any:
+        """The GPU selection every worker reports its device problem from (``None``: none)."""
+        return self._gpus
+
+    @gpus.setter
+    def gpus(self, value: Any) -> None:
+        self._gpus = value
+        for worker in self.workers:
+            worker.gpus = value
 
     @property
     def starts(self) -> int:

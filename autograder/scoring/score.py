@@ -10,6 +10,7 @@ F1 go to the instructor's report folder.
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import numpy as np
 
 from .. import datasets
 from ..config import Limits, Question
+from ..sandbox import devices
 from ..sandbox.client import SandboxFailure, Worker
 from ..sandbox.remote import RemoteCall
 from ..student import StudentError
@@ -65,6 +67,29 @@ class ModelScore:
     sandbox_timings: dict[str, float] = dataclasses.field(default_factory=dict)
     peak_memory_mb: float | None = None
     plots: list[str] = dataclasses.field(default_factory=list)
+    #: where the model ran: ``cuda:0 (NVIDIA ...)`` or ``cpu`` ("" when it was never loaded)
+    device: str = ""
+    #: why ``--device auto`` scored on the CPU ("" when it did not fall back)
+    fallback_reason: str = ""
+    #: per image, the predicted class and the margin between the two highest scores (NaN for
+    #: labels from test_fer_model): what :mod:`.agreement` compares between devices
+    predictions: np.ndarray | None = None
+    margins: np.ndarray | None = None
+
+    def record(self) -> dict[str, str]:
+        """The device fields of this score as results and reports carry them."""
+        out = {"device": self.device}
+        if self.fallback_reason:
+            out["fallback_reason"] = self.fallback_reason
+        return out
+
+    def device_sentence(self) -> str:
+        if not self.device:
+            return ""
+        text = f"Scored on: {self.device}."
+        if self.fallback_reason:
+            text += f" (Not on a GPU: {self.fallback_reason}.)"
+        return text
 
     def leaderboard(self) -> list[dict[str, Any]]:
         if not (self.spec.leaderboard and self.metrics is not None):
@@ -109,6 +134,34 @@ def _check_outputs(out: Any, n: int, num_classes: int, predictions: bool) -> np.
     return np.argmax(out, axis=1).astype(np.int64)
 
 
+def top2_margins(scores: np.ndarray) -> np.ndarray:
+    """Per row, the highest score minus the second highest (inf with a single class)."""
+    if scores.shape[1] < 2:
+        return np.full(len(scores), np.inf)
+    top = np.partition(np.asarray(scores, dtype=np.float64), -2, axis=1)[:, -2:]
+    return top[:, 1] - top[:, 0]
+
+
+_DEVICE_TEXT = re.compile(r"^(cpu|cuda:\d{1,2}( \([ -~]{1,80}\))?)$")
+
+
+def _reported_device(info: dict[str, Any]) -> tuple[str, str]:
+    """(device, fallback reason) from the worker's model_load reply (untrusted text: a
+    device string of the expected form, a fallback code of the grader's list)."""
+    device = info.get("device")
+    device = device if isinstance(device, str) and _DEVICE_TEXT.match(device) else "unknown"
+    code = info.get("fallback")
+    if not isinstance(code, str) or not code:
+        return device, ""
+    detail = info.get("fallback_detail")
+    detail = detail[:240] if isinstance(detail, str) and detail.isprintable() else ""
+    return device, devices.reason_text(code if code in devices.REASONS else "driver-not-loadable", detail)
+
+
+class NoUsableGPU(Exception):
+    """``--device cuda`` without a GPU the sandbox can use (a problem of the grading machine)."""
+
+
 def score_question(worker: Worker, question: Question, evalset: EvalSet, *, device: str = "auto",
                    report_dir: Path | None = None) -> ModelScore:
     """Score ``question``'s saved model on ``evalset``; never raises for student problems."""
@@ -116,8 +169,15 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
     result = ModelScore(question.id, spec, evalset.split)
     t0 = time.monotonic()
     session = None
+    fallback = ""
     try:
         baseline, target = spec.curve_for(evalset.dataset)
+        if device != "cpu":
+            problem = worker.gpu_problem()
+            if problem is not None and device == "cuda":
+                raise NoUsableGPU(devices.reason_text(*problem))
+            if problem is not None:       # auto: the grader already knows CUDA cannot work
+                fallback, device = devices.reason_text(*problem), "cpu"
         session = worker.session(_model_limits(question, spec), f"{question.id} model")
         call = RemoteCall(session)
         blobs: list[bytes] = []
@@ -127,12 +187,15 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
                                    blobs, f"loading the saved model ({question.id})")
         info = call.decode(reply.get("value"), rblobs, "model_load")
         result.info = dict(info) if isinstance(info, dict) else {}
+        result.device, result.fallback_reason = _reported_device(result.info)
+        result.fallback_reason = result.fallback_reason or fallback
         n_params = result.info.get("n_params")
         if spec.max_params is not None and isinstance(n_params, (int, np.integer)) and n_params > spec.max_params:
             raise ValueError(f"the model has {int(n_params):,} parameters; the limit is {spec.max_params:,}")
         by_folder = result.info.get("interface") == "test_fer_model"
         n = len(evalset.labels)
         preds = np.empty(n, dtype=np.int64)
+        margins = np.full(n, np.nan)
         t_inf = time.monotonic()
         batch = n if by_folder else max(1, spec.batch_size)
         for start in range(0, n, batch):
@@ -146,6 +209,8 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
                                        timeout=spec.total_timeout_s if by_folder else spec.batch_timeout_s)
             out = call.decode(reply.get("value"), rblobs, what)
             preds[start:start + len(images)] = _check_outputs(out, len(images), evalset.num_classes, by_folder)
+            if not by_folder:
+                margins[start:start + len(images)] = top2_margins(out)
         result.inference_seconds = time.monotonic() - t_inf
         report = session.close()
         session = None
@@ -158,6 +223,7 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
                              f"peak; the limit is {spec.max_memory_mb:g} MB")
         m = metrics_mod.compute(evalset.labels, preds, evalset.num_classes)
         result.metrics = m
+        result.predictions, result.margins = preds, margins
         result.fraction = metrics_mod.points_fraction(m.get(spec.metric), baseline, target)
         result.ok = True
         metric_name = "accuracy" if spec.metric == "accuracy" else "macro-F1"
@@ -168,12 +234,29 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
             f"-> {result.fraction:.0%}.")
         if result.info.get("interface") == "test_fer_model":
             result.message += " (Graded through test_fer_model: define load_model and predict too for scores.)"
+        result.message += " " + result.device_sentence()
         if report_dir is not None:
             from . import plots      # matplotlib: imported only when a report is asked for
+            Path(report_dir).mkdir(parents=True, exist_ok=True)
+            np.savez(Path(report_dir) / f"{question.id}_model_predictions.npz",
+                     predictions=preds, margins=margins)
             result.plots = [str(p) for p in plots.save_plots(
                 m, evalset.class_names, Path(report_dir), f"{question.id}_model",
                 f"{question.id} {spec.label} ({evalset.split})")]
+    except NoUsableGPU as exc:
+        result.device = "none"
+        result.message = (f"The saved model was not scored: --device cuda was requested but there "
+                          f"is no usable GPU: {exc}. This is a problem of the grading machine, "
+                          f"not of your submission.")
     except StudentError as exc:
+        if exc.type_name == "NoUsableGPU":
+            code, _, detail = exc.message.partition(": ")
+            result.device = "none"
+            result.message = (f"The saved model was not scored: --device cuda was requested but "
+                              f"there is no usable GPU: "
+                              f"{devices.reason_text(code if code in devices.REASONS else 'driver-not-loadable', detail[:240])}. "
+                              f"This is a problem of the grading machine, not of your submission.")
+            return result
         result.message = f"The saved model could not be scored: {exc.type_name}: {exc.message}"
         if exc.trace:
             result.message += "\n" + exc.trace

@@ -58,18 +58,69 @@ def _check_size(path: str, max_mb: float) -> None:
                          f"{max_mb:g} MB")
 
 
-def _device(requested: str) -> Any:
+class NoUsableGPU(ModelError):
+    """``--device cuda`` was asked for and CUDA cannot be used here; the message starts with
+    the fallback code (``code: detail``) that the grader turns into its own sentence."""
+
+
+def scoring_numerics() -> dict[str, Any]:
+    """Full float32 precision and deterministic kernels while scoring (the same numbers on a
+    GPU as on the CPU): no TF32 in matmuls or cuDNN convolutions, ``highest`` float32 matmul
+    precision, deterministic cuDNN without autotuning.  Returns the settings now in force."""
     import torch
-    if requested == "cpu":
-        return torch.device("cpu")
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_float32_matmul_precision("highest")
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+    return {"cuda_matmul_allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+            "cudnn_allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark)}
+
+
+def _nvidia_nodes() -> list[str]:
+    try:
+        return sorted(n for n in os.listdir("/dev") if n.startswith("nvidia"))
+    except OSError:
+        return []
+
+
+def cuda_unusable() -> tuple[str, str] | None:
+    """Why CUDA cannot be used in this process, as (fallback code, detail), or None."""
+    import torch
+    if torch.version.cuda is None:
+        return "torch-without-cuda", f"torch {torch.__version__}"
     if torch.cuda.is_available():
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cudnn.benchmark = False
-        return torch.device("cuda")
+        return None
+    nodes = [n for n in _nvidia_nodes() if n[6:].isdigit()]
+    if not nodes:
+        return "not-bound", "no /dev/nvidia<N> in the sandbox"
+    try:
+        torch.cuda.init()
+        detail = f"torch.cuda.is_available() is False with {', '.join(nodes)} present"
+    except Exception as exc:  # noqa: BLE001 - the driver's own error, for the instructor
+        detail = f"{type(exc).__name__}: {str(exc)[:200]}"
+    return "driver-not-loadable", detail
+
+
+def _device(requested: str) -> tuple[Any, dict[str, Any]]:
+    """The torch device for ``requested`` (auto | cpu | cuda) and what to record: ``device``
+    (``cuda:0 (NAME)`` or ``cpu``) and, when ``auto`` fell back to the CPU, ``fallback``
+    (a code of the grader's list) with ``fallback_detail``."""
+    import torch
+    numerics = scoring_numerics()
+    if requested == "cpu":
+        return torch.device("cpu"), {"device": "cpu", "numerics": numerics}
+    problem = cuda_unusable()
+    if problem is None:
+        dev = torch.device("cuda", 0)
+        return dev, {"device": f"cuda:0 ({torch.cuda.get_device_name(0)})", "numerics": numerics}
     if requested == "cuda":
-        raise ModelError("--device cuda was requested but no CUDA device is visible in the sandbox")
-    return torch.device("cpu")
+        raise NoUsableGPU(f"{problem[0]}: {problem[1]}")
+    return torch.device("cpu"), {"device": "cpu", "fallback": problem[0],
+                                 "fallback_detail": problem[1], "numerics": numerics}
 
 
 def _read_state_dict(path: str) -> dict[str, Any]:
@@ -140,12 +191,12 @@ def load_torch(resolve: Any, root: str, files: list[str], max_model_mb: float, d
     expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     check_state_dict(expected, {k: tuple(v.shape) for k, v in state.items()}, os.path.basename(path))
     net.load_state_dict(state, strict=True)
-    dev = _device(device)
+    dev, placed = _device(device)
     net.to(dev)
     net.eval()
     n_params = int(sum(p.numel() for p in net.parameters()))
     return TorchModel(net, dev, {"file": os.path.basename(path), "n_params": n_params,
-                                 "device": str(dev), "load_s": time.monotonic() - t0})
+                                 **placed, "load_s": time.monotonic() - t0})
 
 
 class TestPyModel:
@@ -189,7 +240,20 @@ def load_testpy(resolve: Any, root: str, files: list[str], max_model_mb: float) 
         if isinstance(params, dict):
             n_params = int(sum(np.asarray(v).size for v in params.values()))
         return TestPyModel(resolve, {"interface": "load_model/predict", "n_params": n_params,
+                                     "device": _testpy_device(),
                                      "load_s": time.monotonic() - t0}, model)
     resolve("test.test_fer_model")  # raises a clear AttributeError when missing too
     return TestPyModel(resolve, {"interface": "test_fer_model", "n_params": None,
-                                 "load_s": time.monotonic() - t0})
+                                 "device": _testpy_device(), "load_s": time.monotonic() - t0})
+
+
+def _testpy_device() -> str:
+    """``src/test.py`` places its model itself: ``cpu`` unless its code initialised CUDA."""
+    import sys
+    torch = sys.modules.get("torch")
+    try:
+        if torch is not None and torch.cuda.is_initialized():
+            return f"cuda:{torch.cuda.current_device()} ({torch.cuda.get_device_name()})"
+    except Exception:  # noqa: BLE001 - a half-initialised CUDA: report the CPU
+        pass
+    return "cpu"
