@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,19 @@ BROKEN = [
     ("classifiers.py", "shifted = logits - np.max(logits, axis=1, keepdims=True)",
      "shifted = logits"),
 ]
+
+
+def timed_run(cmd: list[str], **kwargs) -> tuple[subprocess.CompletedProcess, float, float]:
+    """``subprocess.run`` timed as a whole process: (result, wall seconds, CPU seconds).  The CPU
+    seconds are user + system of the process and every descendant it waited for (a
+    kernel, a sandboxed worker), which a loaded machine inflates far less than wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return proc, wall, cpu
 
 
 def otter_bin() -> Path:
@@ -107,24 +121,21 @@ def write_submission(path: Path, broken: bool = False) -> Path:
 
 
 def run_otter(otter: Path, autograder: Path, submission: Path, outdir: Path) -> dict:
-    """One ``otter run`` as a whole process: wall seconds, checks passed (1 point each) and
-    possible, per question."""
+    """One ``otter run`` as a whole process: wall and CPU seconds, checks passed (1 point each)
+    and possible, per question."""
     shutil.rmtree(outdir, ignore_errors=True)
     outdir.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
-    t0 = time.perf_counter()
-    proc = subprocess.run([str(otter), "run", "--no-logo", "-a", str(autograder),
-                           "-o", str(outdir), str(submission)],
-                          capture_output=True, text=True, timeout=900, env=env,
-                          cwd=submission.parent)
-    seconds = time.perf_counter() - t0
+    proc, seconds, cpu = timed_run([str(otter), "run", "--no-logo", "-a", str(autograder),
+                                    "-o", str(outdir), str(submission)],
+                                   timeout=900, env=env, cwd=submission.parent)
     results = outdir / "results.json"
     if proc.returncode or not results.exists():
         raise RuntimeError(f"otter run failed ({proc.returncode}):\n{proc.stdout[-2000:]}\n"
                            f"{proc.stderr[-2000:]}")
     tests = [t for t in json.loads(results.read_text())["tests"]
              if t.get("max_score") is not None]          # drops the "Public Tests" summary
-    return {"seconds": seconds,
+    return {"seconds": seconds, "cpu_seconds": cpu,
             "passed": round(sum(t["score"] for t in tests)),
             "possible": round(sum(t["max_score"] for t in tests)),
             "questions": {t["name"]: [t["score"], t["max_score"]] for t in tests}}
