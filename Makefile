@@ -8,7 +8,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test setup system-deps template validate hostile-full bench clean \
+.PHONY: demo test setup system-deps template validate hostile-full bench bench-otter clean \
         build image image-notorch
 
 $(STAMP): pyproject.toml
@@ -47,6 +47,11 @@ hostile-full: setup system-deps
 bench: setup system-deps
 	$(PY) bench/run_all.py
 
+# Figure (c) of bench_grading.py alone: the kit vs otter-grader 7.0.0, alternated in one run
+# (makes bench/.otter-venv from PyPI on first use)
+bench-otter: setup system-deps
+	$(PY) bench/bench_grading.py --only c
+
 # Gradescope's autograder.zip and the students' handout.zip, in build/
 build: setup
 	$(PY) -m autograder build
@@ -60,4 +65,4 @@ image-notorch: setup system-deps
 	bash scripts/build-image.sh --no-torch --tag localhost/dlkit-grader:notorch
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info bench/.otter-venv
