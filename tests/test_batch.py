@@ -131,20 +131,34 @@ def test_slot_leases_are_exclusive(tmp_path):
         assert c == 0
 
 
-def test_gradescope_metadata_with_and_without_pyyaml(tmp_path):
-    small = submissions.parse_metadata_text(METADATA)
-    people = [p for e in small.values() for p in submissions._submitters(e)]
+def test_gradescope_metadata_is_read_with_pyyaml_and_never_builds_objects(tmp_path):
+    parsed = submissions.parse_metadata_text(METADATA)
+    people = [p for e in parsed.values() for p in submissions._submitters(e)]
     assert [p["name"] for p in people] == ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Blank Template"]
     assert people[0] == {"name": "Ada Lovelace", "sid": "1001", "email": "ada@example.edu"}
-    yaml = pytest.importorskip("yaml")
-    full = yaml.safe_load(METADATA)
-    for key in full:
-        assert submissions._submitters(full[key]) == submissions._submitters(small[key])
-    # a construct safe_load refuses falls back to the small parser, never to object loading
-    tricky = METADATA.replace("  :score: 0.0", "  :score: !!python/object/apply:os.system ['false']")
+    # a tag that would build an object (or run a command) is read as the plain data under it
+    marker = tmp_path / "ran"
+    tricky = METADATA.replace("  :score: 0.0", f"  :score: !!python/object/apply:os.system ['touch {marker}']")
+    assert tricky != METADATA
     (tmp_path / "submission_metadata.yml").write_text(tricky)
     loaded = submissions.load_metadata(tmp_path / "submission_metadata.yml")
     assert submissions._submitters(loaded["submission_1001"])[0]["email"] == "ada@example.edu"
+    assert loaded["submission_1001"][":score"] == [f"touch {marker}"] and not marker.exists()
+    ruby = METADATA.replace("  :score: 0.0", "  :created_at: !ruby/object:ActiveSupport::TimeWithZone\n    utc: 2026-12-01")
+    assert ":created_at" in submissions.parse_metadata_text(ruby)["submission_1001"]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("submission_1:\n  :submitters: [\n", r"not valid YAML at line \d+, column \d+"),
+    ("- a\n- b\n", "holds a list; expected Gradescope's export"),
+])
+def test_metadata_that_is_not_an_export_is_a_clear_error(tmp_path, text, expected):
+    with pytest.raises(submissions.MetadataError, match=expected):
+        submissions.parse_metadata_text(text)
+    (tmp_path / "submission_metadata.yml").write_text(text)
+    (tmp_path / "alice").mkdir()
+    with pytest.raises(submissions.MetadataError, match="submission_metadata.yml"):
+        submissions.discover(tmp_path)
 
 
 def test_discovery_of_folders_zips_and_exports(tmp_path, export):

@@ -35,6 +35,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from ..grading import intake
 
 METADATA = "submission_metadata.yml"
@@ -58,76 +60,50 @@ def safe_id(name: str) -> str:
     return cleaned[:120]
 
 
-def _unquote(value: str) -> str:
-    value = value.strip()
-    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-        inner = value[1:-1]
-        return inner.replace("''", "'") if value[0] == "'" else inner.replace('\\"', '"')
-    return value
+class MetadataError(ValueError):
+    """``submission_metadata.yml`` is not the YAML of a Gradescope export."""
 
 
-def parse_metadata_text(text: str) -> dict[str, dict[str, Any]]:
-    """Gradescope's ``submission_metadata.yml`` without a YAML library: the top-level keys,
-    each with its ``:submitters:`` list of ``:key: value`` mappings and its other scalar
-    fields as strings (nested structures are skipped)."""
-    out: dict[str, dict[str, Any]] = {}
-    current: dict[str, Any] | None = None
-    field_indent = -1                 # indent of the current entry's own fields
-    sub_indent = -1                   # indent of ":submitters:" while inside its list
-    person: dict[str, str] | None = None
-    pair = re.compile(r"^(:?[A-Za-z_]\w*):(?:\s+(.*))?$")
-    for raw in text.splitlines():
-        if not raw.strip() or raw.lstrip().startswith("#") or raw.strip() in ("---", "..."):
-            continue
-        indent = len(raw) - len(raw.lstrip(" "))
-        line = raw.strip()
-        if indent == 0:
-            key = line[:-1] if line.endswith(":") else line.split(":", 1)[0]
-            current = out.setdefault(_unquote(key), {})
-            field_indent, sub_indent, person = -1, -1, None
-            continue
-        if current is None:
-            continue
-        if sub_indent >= 0:
-            if line.startswith("-") and indent >= sub_indent:
-                person = {}
-                current[":submitters"].append(person)
-                line = line[1:].strip()
-                if not line:
-                    continue
-            elif not (indent > sub_indent and person is not None):
-                sub_indent, person = -1, None
-            if sub_indent >= 0:
-                m = pair.match(line)
-                if m and person is not None:
-                    person[m.group(1)] = _unquote(m.group(2) or "")
-                continue
-        if field_indent < 0:
-            field_indent = indent
-        if indent != field_indent:
-            continue                  # inside a nested structure we do not need
-        m = pair.match(line)
-        if not m:
-            continue
-        key, value = m.group(1), m.group(2)
-        if key == ":submitters" and not value:
-            sub_indent, person = indent, None
-            current[":submitters"] = []
-        elif value is not None:
-            current[key] = _unquote(value)
-    return out
+class _MetadataLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading any tagged node (a Ruby object of Gradescope's export, or
+    a ``!!python/...`` tag) as the plain mapping, list or string under the tag: no object is
+    ever constructed from the file."""
+
+
+def _untagged(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        return loader.construct_mapping(node, deep=True)
+    if isinstance(node, yaml.SequenceNode):
+        return loader.construct_sequence(node, deep=True)
+    return loader.construct_scalar(node)
+
+
+_MetadataLoader.add_multi_constructor("!", _untagged)
+_MetadataLoader.add_multi_constructor("tag:yaml.org,2002:python/", _untagged)
+
+
+def parse_metadata_text(text: str, name: str = METADATA) -> dict[str, dict[str, Any]]:
+    """Gradescope's ``submission_metadata.yml``: each submission folder's name with its entry
+    (``:submitters:`` a list of ``{:name, :sid, :email}``, other fields as loaded).  Raises
+    :class:`MetadataError` naming the line for text that is not such a mapping."""
+    try:
+        data = yaml.load(text, Loader=_MetadataLoader)  # noqa: S506 - a safe loader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise MetadataError(f"{name}: not valid YAML{where} ({problem}); expected Gradescope's "
+                            f"export: one entry per submission folder with its :submitters:") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise MetadataError(f"{name}: holds a {type(data).__name__}; expected Gradescope's export: "
+                            f"a mapping from each submission folder's name to its entry")
+    return {str(k): (v if isinstance(v, dict) else {}) for k, v in data.items()}
 
 
 def load_metadata(path: Path) -> dict[str, dict[str, Any]]:
-    text = Path(path).read_text("utf-8", errors="replace")
-    try:
-        import yaml  # PyYAML, when installed: safe_load builds plain data only
-        data = yaml.safe_load(text)
-        if isinstance(data, dict):
-            return {str(k): (v if isinstance(v, dict) else {}) for k, v in data.items()}
-    except Exception:  # not installed, or a construct safe_load refuses: the small parser
-        pass
-    return parse_metadata_text(text)
+    return parse_metadata_text(Path(path).read_text("utf-8", errors="replace"), str(path))
 
 
 def _submitters(entry: dict[str, Any]) -> tuple[dict[str, str], ...]:
