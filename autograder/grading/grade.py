@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from .. import paths, pytest_plugin, template
+from .. import paths, pytest_plugin, stopsignals, template
 from ..config import Assignment, Limits
 from ..sandbox.client import SandboxFailure, Worker
-from . import intake, results
+from . import intake, results, stopped
 from .backend import SandboxBackend
 from .collector import Collector, Outcome
 
@@ -299,6 +299,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
     model_outcomes: list[Outcome] = []
     leaderboard: list[dict[str, Any]] = []
     model_scores: list[Any] = []
+    collector: Collector | None = None
     try:
         expected = expected_files(assignment)
         try:
@@ -346,6 +347,8 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             pytest_plugin.install_backend(SandboxBackend(worker, assignment, seed))
             code, log = _run_pytest(test_paths, layout.root, collector, workdir)
             pytest_plugin.install_backend(None)
+            if stopsignals.received():     # pytest ended its session on the stop signal
+                raise KeyboardInterrupt(stopsignals.name(stopsignals.received()))
             if models if models is not None else hidden:
                 model_outcomes, leaderboard, model_scores = _score_models(
                     worker, assignment, layout, private=hidden, device=device, report_dir=report_dir)
@@ -376,6 +379,11 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         if report_dir is not None:
             _write_report(Path(report_dir), doc, worker_info, outcomes)
         return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
+    except KeyboardInterrupt:
+        if not stopsignals.received():
+            raise
+        return _finish_stopped(assignment, collector, model_outcomes, staged, out, worker_info,
+                               t0, log, warnings)
     except (Exception, SandboxFailure) as exc:  # the kit itself failed: still write results
         reason = f"{type(exc).__name__}: {exc}"
         log += "\n" + traceback.format_exc()
@@ -383,6 +391,22 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _finish_stopped(assignment: Assignment, collector: Collector | None,
+                    model_outcomes: list[Outcome], staged: intake.Staged | None, out: Path | None,
+                    worker_info: dict[str, Any], t0: float, log: str,
+                    warnings: list[str]) -> GradeResult:
+    """Grading was stopped by a signal (grading/stopped.py): the worker is gone (the
+    ``finally`` above closed it); write the tests graded so far, the rest marked not run."""
+    if collector is None:                     # stopped before any test started
+        doc = results.failure_results(stopped.reason(), time.monotonic() - t0)
+        return _finish(doc, out, [], [], staged, worker_info, t0, log, warnings)
+    outcomes = stopped.outcomes(assignment, collector, model_outcomes)
+    doc, scores = build_results(assignment, outcomes, staged, [], time.monotonic() - t0, [])
+    doc["output"] = stopped.banner(outcomes, time.monotonic() - t0) + "\n\n" + doc["output"]
+    warnings = warnings + [f"grading was stopped by {stopsignals.name(stopsignals.received())}"]
+    return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
 
 
 def _write_report(folder: Path, doc: dict[str, Any], worker_info: dict[str, Any],
