@@ -61,6 +61,7 @@ def run(spec: JobSpec, slot: int, gpus: list[int]) -> RunOutcome:
             slots.note(slot, pgid=proc.pid, root=str(root), submission=spec.id)
 
             def kill() -> None:
+                slots.kill_tree(proc.pid)
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:

@@ -38,6 +38,12 @@ DEFAULT_UID_BASE = 61100
 
 
 def lock_dir() -> Path:
+    """The host's slot lock folder (``AUTOGRADER_BATCH_SLOT_DIR`` overrides it: tests that
+    kill batches on purpose use a folder and worker uids of their own)."""
+    override = os.environ.get("AUTOGRADER_BATCH_SLOT_DIR")
+    if override:
+        Path(override).mkdir(mode=0o700, parents=True, exist_ok=True)
+        return Path(override)
     base = Path("/run") if os.geteuid() == 0 and os.path.isdir("/run") else Path(tempfile.gettempdir())
     folder = base / f"dlkit-batch-slots-{os.geteuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
@@ -165,6 +171,7 @@ def clean_stale(slot: int, owner: dict[str, Any] | None, wait_s: float = 5.0) ->
                + (f" (submission {owner['submission']})" if owner.get("submission") else ""))
         pgid, root = owner.get("pgid"), owner.get("root")
         if isinstance(pgid, int) and isinstance(root, str) and pgid > 1 and _is_job_group(pgid, root):
+            kill_tree(pgid)
             try:
                 os.killpg(pgid, signal.SIGKILL)
                 found.append(f"slot {slot}: stopped the leftover grader (process group {pgid}){who}")
@@ -245,6 +252,59 @@ def partition_gpus(n_gpus: int, jobs: int) -> list[list[int]]:
 def gpus_for_slot(slot: int, n_gpus: int, jobs: int) -> list[int]:
     """The GPUs of ``slot`` (slots past ``jobs`` wrap around)."""
     return partition_gpus(n_gpus, max(1, jobs))[slot % max(1, jobs)]
+
+
+def _children() -> dict[int, list[int]]:
+    """parent pid -> its children's pids, from /proc."""
+    kids: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        kids.setdefault(ppid, []).append(int(entry))
+    return kids
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` in the process tree (children in new sessions included)."""
+    kids = _children()
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in kids.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def kill_tree(pid: int) -> int:
+    """SIGKILL ``pid`` and everything below it, sessions and process groups of their own
+    included (a sandboxed worker starts one before it drops to the worker uid, so neither
+    ``killpg`` nor :func:`kill_uid` reaches it in that moment).  The tree is frozen with
+    SIGSTOP first, until no new process appears, so that nothing forks or is re-parented to
+    init while it is killed.  Returns how many processes were killed."""
+    frozen: set[int] = set()
+    for _ in range(20):
+        tree = ({pid} | descendants(pid)) - frozen
+        if not tree:
+            break
+        for p in tree:
+            try:
+                os.kill(p, signal.SIGSTOP)
+            except OSError:
+                pass
+        frozen |= tree
+    for p in frozen:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except OSError:
+            pass
+    return len(frozen)
 
 
 def kill_uid(uid: int) -> int:
