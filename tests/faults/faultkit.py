@@ -40,9 +40,9 @@ class Run:
         return subprocess.Popen([PY, "-m", "autograder", *args], env=self.env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
 
-    def running_job(self, timeout: float = 120) -> dict:
-        """Wait for a slot whose job has started its grader (the slot's owner names a process
-        group); returns that owner record."""
+    def running_job(self, timeout: float = 120, submission: str | None = None) -> dict:
+        """Wait for a slot whose job (of ``submission``, when given) has started its grader
+        (the slot's owner names a process group); returns that owner record."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             for lock in self.slots.glob("slot-*.lock"):
@@ -50,7 +50,7 @@ class Run:
                     owner = json.loads(lock.read_text() or "{}")
                 except ValueError:
                     continue
-                if owner.get("pgid"):
+                if owner.get("pgid") and submission in (None, owner.get("submission")):
                     return {**owner, "slot": int(lock.stem.split("-")[1])}
             time.sleep(0.05)
         raise AssertionError(f"no job started within {timeout} s")

@@ -28,17 +28,17 @@ def _subs(tmp_path: Path, sources: dict[str, Path], names: dict[str, str]) -> Pa
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130), (signal.SIGHUP, 129)],
                          ids=["TERM", "INT", "HUP"])
-def test_a_stop_signal_stops_the_batch_and_every_job(tmp_path, q1q3, sources, sig, code):
-    subs = _subs(tmp_path, sources, {"a": "sleeps", "b": "ref"})
+def test_a_stop_signal_stops_the_batch_and_every_job(tmp_path, q1, sources, sig, code):
+    subs = _subs(tmp_path, sources, {"a": "sleeps-q1", "b": "ref"})
     out = tmp_path / "out"
     run = Run(tmp_path)
-    args = ["--assignment", str(q1q3), "batch", str(subs), "--out", str(out), "--backend", "process",
+    args = ["--assignment", str(q1), "batch", str(subs), "--out", str(out), "--backend", "process",
             "--jobs", "1", "--no-progress"]
     proc = run.start(*args)
     try:
         job = run.running_job()
         assert job["submission"] == "a"
-        sleeping_in(run)                      # deep in a.Q3: grader, run_autograder and worker up
+        sleeping_in(run)                      # deep in a.Q1: grader, run_autograder and worker up
         assert len(run.leftovers()) >= 3, run.leftovers()
         if sig == signal.SIGTERM:            # a second batch on the same folder is refused
             second = run.start(*args)
