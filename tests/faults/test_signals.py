@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shutil
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from autograder.batch import lock
 from autograder.grading import results
 from autograder.grading.stopped import NOT_RUN
+from batchkit import KIT
 
 from .faultkit import Run, sleeping_in
 
@@ -65,10 +68,22 @@ def test_a_stop_signal_stops_the_batch_and_every_job(tmp_path, q1, sources, sig,
     print(f"{sig.name}: exit {proc.returncode}, stopped in {stop_s:.2f} s")
 
 
-def test_sigterm_to_grade_writes_the_tests_graded_so_far(tmp_path, q1q3, sources):
+@pytest.mark.parametrize("entry", ["grade", "run_autograder"])
+def test_sigterm_to_grade_writes_the_tests_graded_so_far(tmp_path, q1q3, sources, entry):
+    """``grade`` directly (exit 143), and Gradescope's ``run_autograder``, which passes the
+    signal on to its grader and exits 0 once results.json is written."""
     run = Run(tmp_path)
-    res = tmp_path / "results.json"
-    proc = run.start("--assignment", str(q1q3), "grade", str(sources["sleeps"]), "--out", str(res))
+    if entry == "grade":
+        res = tmp_path / "results.json"
+        proc = run.start("--assignment", str(q1q3), "grade", str(sources["sleeps"]), "--out", str(res))
+    else:
+        root = tmp_path / "autograder"
+        shutil.copytree(sources["sleeps"], root / "submission")
+        res = root / "results" / "results.json"
+        proc = subprocess.Popen([str(KIT / "run_autograder")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, env={**run.env, "AUTOGRADER_ROOT": str(root),
+                                                "AUTOGRADER_ASSIGNMENT": str(q1q3),
+                                                "AUTOGRADER_PYTHON": sys.executable})
     try:
         sleeping_in(run)                      # Q1 is graded, Q3's first test sleeps
         t0 = time.monotonic()
@@ -79,7 +94,7 @@ def test_sigterm_to_grade_writes_the_tests_graded_so_far(tmp_path, q1q3, sources
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 143, text
+    assert proc.returncode == (143 if entry == "grade" else 0), text
     assert "stopped by SIGTERM" in text
     assert stop_s < 15, f"grade took {stop_s:.1f} s to stop"
     left = run.wait_no_leftovers()
@@ -93,4 +108,4 @@ def test_sigterm_to_grade_writes_the_tests_graded_so_far(tmp_path, q1q3, sources
     assert all(t["score"] == 0 and NOT_RUN in t.get("output", "") for t in q3), q3
     assert doc["score"] == pytest.approx(sum(t["score"] for t in q1)) and doc["score"] > 0
     assert "Grading was stopped after" in doc["output"] and "SIGTERM" in doc["output"]
-    print(f"grade: exit 143 in {stop_s:.2f} s, {len(q1)} Q1 tests kept, {len(q3)} Q3 tests not run")
+    print(f"{entry}: exit {proc.returncode} in {stop_s:.2f} s, {len(q1)} Q1 tests kept, {len(q3)} Q3 tests not run")
