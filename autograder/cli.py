@@ -95,11 +95,19 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     except config.ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    result = grade.grade(Path(args.submission), assignment=assignment, out=args.out,
-                         public=not args.hidden_only, hidden=not args.public_only,
-                         fixed_seed=args.fixed_seed, seed_material=args.seed, strategy=args.sandbox,
-                         device=args.device,
-                         report_dir=Path(args.report_dir) if args.report_dir else None)
+    from . import stopsignals
+    with stopsignals.handling():     # SIGTERM/SIGINT/SIGHUP: partial results.json, then exit
+        result = grade.grade(Path(args.submission), assignment=assignment, out=args.out,
+                             public=not args.hidden_only, hidden=not args.public_only,
+                             fixed_seed=args.fixed_seed, seed_material=args.seed,
+                             strategy=args.sandbox, device=args.device,
+                             report_dir=Path(args.report_dir) if args.report_dir else None)
+        stopped_by = stopsignals.received()
+    if stopped_by:
+        print(f"grade: stopped by {stopsignals.name(stopped_by)}; "
+              + (f"the tests graded so far are in {args.out}" if args.out else "partial results"),
+              file=sys.stderr)
+        return stopsignals.exit_code(stopped_by)
     for warning in result.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     if args.json:

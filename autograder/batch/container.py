@@ -42,6 +42,9 @@ CAP_ADD = ["SETUID", "SETGID"]
 ASSIGNMENT_IN_IMAGE = "/autograder/source/batch-assignment.toml"
 LOG_KEEP_BYTES = 256 * 1024
 API_TIMEOUT_S = 120
+#: Every container of a batch carries its output folder's batch id (lock.batch_id): the next
+#: run on that folder removes what a killed run or a dead engine left (:func:`remove_left`).
+BATCH_LABEL = "dlkit.batch.id"
 
 
 def default_image() -> str:
@@ -183,7 +186,8 @@ def create_kwargs(spec: JobSpec, gpus: list[int], env: dict[str, str],
         ulimits=[docker.types.Ulimit(name="nofile", soft=int(lim["nofile"]), hard=int(lim["nofile"])),
                  docker.types.Ulimit(name="nproc", soft=int(lim["nproc"]), hard=int(lim["nproc"]))],
         cap_drop=["ALL"], cap_add=list(CAP_ADD), security_opt=["no-new-privileges"],
-        environment=env, labels={"dlkit.batch": "1", "dlkit.submission": spec.id},
+        environment=env, labels={"dlkit.batch": "1", "dlkit.submission": spec.id,
+                                 BATCH_LABEL: spec.batch_id or "none"},
         name=f"dlkit-{spec.id[:40]}-{uuid.uuid4().hex[:8]}")
     if spec.gpus > 0:
         # The container sees the batch's first N GPUs (in host order, so ids match inside);
@@ -191,6 +195,57 @@ def create_kwargs(spec: JobSpec, gpus: list[int], env: dict[str, str],
         kwargs.update(container_gpus.attach(engine, spec.gpus).kwargs)
         env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
     return kwargs
+
+
+def _engine_answers(container: Any) -> bool:
+    """Whether the engine that runs ``container`` still answers (True when that cannot be
+    asked: a container object without its client)."""
+    client = getattr(container, "client", None)
+    if client is None:
+        return True
+    try:
+        client.ping()
+        return True
+    except Exception:
+        return False
+
+
+def remove_left(url: str | None, batch: str) -> list[str]:
+    """Remove every container labelled with the batch id ``batch`` (left by a killed run, or
+    by an engine that died mid-job), through the API at ``url`` or, when it does not answer,
+    podman's command line.  Returns one message per container removed."""
+    if not batch:
+        return []
+    found: list[str] = []
+    try:
+        if url is None:
+            raise RuntimeError("no API")
+        client = connect(url)
+        try:
+            for c in client.containers.list(all=True, filters={"label": f"{BATCH_LABEL}={batch}"}):
+                c.remove(force=True)
+                found.append(f"removed the container {c.id[:12]} ({c.labels.get('dlkit.submission', '?')}, "
+                             f"{c.status})")
+        finally:
+            client.close()
+        return found
+    except Exception:  # the engine is gone: podman's command line reaches the same storage
+        if shutil.which("podman") is None:
+            return found
+    try:
+        ps = subprocess.run([*PODMAN, "ps", "-a", "--filter", f"label={BATCH_LABEL}={batch}",
+                             "--format", "{{.ID}} {{.Labels}} {{.State}}"],
+                            capture_output=True, text=True, timeout=60)
+        ids = [line.split()[0] for line in ps.stdout.splitlines() if line.strip()]
+        if ids:
+            subprocess.run([*PODMAN, "rm", "-f", "-t", "0", *ids], capture_output=True, timeout=120)
+            still = subprocess.run([*PODMAN, "ps", "-a", "-q", "--filter", f"label={BATCH_LABEL}={batch}"],
+                                   capture_output=True, text=True, timeout=60).stdout.split()
+            found += [f"removed the container {i[:12]} (podman command line)" for i in ids
+                      if not any(s.startswith(i[:12]) for s in still)]
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return found
 
 
 def read_file_from_archive(stream: Any, limit: int) -> bytes:
@@ -244,7 +299,9 @@ def run(spec: JobSpec, slot: int, gpus: list[int], client: Any = None) -> RunOut
         if spec.assignment_text is not None:
             container.put_archive(os.path.dirname(ASSIGNMENT_IN_IMAGE), submissions.tar_bytes(
                 os.path.basename(ASSIGNMENT_IN_IMAGE), spec.assignment_text.encode(), 0o600))
-        token = jobs.register_active(container.kill)
+        slots.note(slot, container=container.id[:12], submission=spec.id)
+        token = jobs.register_active(container.kill, f"{spec.id} (slot {slot}: container "
+                                     f"{container.id[:12]})", spec.run_id)
         try:
             return _start_and_collect(spec, container, info, log)
         finally:
@@ -268,9 +325,16 @@ def _start_and_collect(spec: JobSpec, container: Any, info: dict[str, Any], log:
     except docker.errors.APIError as exc:
         return RunOutcome(None, False, None, "", error=f"the container did not start: {exc}", info=info)
     timed_out = False
+    started = time.monotonic()
     try:
         code = int(container.wait(timeout=spec.timeout_s).get("StatusCode", -1))
-    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+        # podman's API ends a wait that runs past its timeout with a ConnectionError too
+        # (CONTAINERS.md): only an early one, with no engine answering, is the engine dying
+        if time.monotonic() - started < spec.timeout_s - 1 and not _engine_answers(container):
+            return RunOutcome(None, False, None, "\n".join(log), info=info, error=(
+                f"the container engine stopped answering while the submission was graded "
+                f"({type(exc).__name__}); the next run grades it again"))
         timed_out = True
         try:
             container.kill()

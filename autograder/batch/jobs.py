@@ -8,7 +8,8 @@ Statuses: ``ok`` (graded; the document says how well), ``rejected`` (the submiss
 not be accepted: a bad zip, too large), ``failed`` (the grader reported its own failure),
 ``timeout`` (past ``timeout_s``: killed), ``oom`` (killed with exit code 137: out of memory),
 ``crashed`` (no valid results.json), ``error`` (the job could not run: no image, engine
-down; retried on the next run).  Whatever happens, the record holds a valid results document.
+down; retried on the next run), ``stopped`` (the batch was stopped by a signal while it ran:
+never written as a record, so the next run grades it).  Whatever happens, the record holds a valid results document.
 """
 from __future__ import annotations
 
@@ -32,17 +33,33 @@ DEFAULT_CONTAINER = {"memory_mb": 6144, "pids": 1024, "cpus": 2.0, "timeout_s": 
                      "nofile": 1024, "nproc": 4096}
 
 
-_ACTIVE: dict[int, Callable[[], None]] = {}
+@dataclasses.dataclass
+class _Active:
+    kill: Callable[[], None]
+    label: str                                 # what was stopped, for the batch's message
+    run: str                                   # the batch run (JobSpec.run_id)
+
+
+_ACTIVE: dict[int, _Active] = {}
 _ACTIVE_LOCK = threading.Lock()
 _TOKENS = itertools.count()
+#: batch runs being stopped in this process: their jobs end with status "stopped"
+_STOPPING: set[str] = set()
 
 
-def register_active(kill: Callable[[], None]) -> int:
-    """Remember how to stop a running job (for an interrupted batch); returns a token."""
+def register_active(kill: Callable[[], None], label: str = "", run: str = "") -> int:
+    """Remember how to stop a running job (for an interrupted batch); returns a token.  A job
+    registered after its run was told to stop is stopped at once."""
     with _ACTIVE_LOCK:
         token = next(_TOKENS)
-        _ACTIVE[token] = kill
-        return token
+        _ACTIVE[token] = _Active(kill, label, run)
+        late = bool(run) and run in _STOPPING
+    if late:
+        try:
+            kill()
+        except Exception:
+            pass
+    return token
 
 
 def unregister_active(token: int) -> None:
@@ -50,15 +67,28 @@ def unregister_active(token: int) -> None:
         _ACTIVE.pop(token, None)
 
 
-def kill_active() -> None:
-    """Stop every running job of this process (their records are not written)."""
+def kill_active(run: str | None = None) -> list[str]:
+    """Stop every running job of this process (of the batch run ``run`` only, when given; on
+    a Dask worker the driver calls this through ``Client.run``), and any of that run that
+    starts later.  Their records are not kept: the next run grades them again.  Returns what
+    was stopped."""
     with _ACTIVE_LOCK:
-        kills = list(_ACTIVE.values())
-    for kill in kills:
+        if run is not None:
+            _STOPPING.add(run)
+        active = [a for a in _ACTIVE.values() if run is None or a.run == run]
+    stopped = []
+    for a in active:
         try:
-            kill()
+            a.kill()
+            stopped.append(a.label)
         except Exception:  # already finished
             pass
+    return stopped
+
+
+def stopping(run: str) -> bool:
+    with _ACTIVE_LOCK:
+        return bool(run) and run in _STOPPING
 
 
 def container_limits(raw: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +113,8 @@ class JobSpec:
     docker_url: str | None = None              # container: the Docker API (None: find one)
     gpus: int = 0                              # GPUs of the host to split across ``jobs``
     jobs: int = 1
+    batch_id: str = ""                         # the output folder's batch id (lock.batch_id)
+    run_id: str = ""                           # this run of the batch (kill_active's key)
 
 
 @dataclasses.dataclass
@@ -148,10 +180,17 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
     record: dict[str, Any] = {
         "id": spec.id, "submitters": spec.submitters, "backend": spec.backend,
         "host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}
+    if stopping(spec.run_id):          # the batch was stopped before this job began
+        return {**record, "status": "stopped", "reason": "the batch was stopped before it ran",
+                "exit_code": None, "timed_out": False, "wall_s": 0.0,
+                "results": _failed_doc("Grading did not run: the batch was stopped", 0.0)}
     try:
-        with slots.lease() as slot:
+        cleaned: list[str] = []
+        with slots.lease(batch=spec.batch_id, notes=cleaned) as slot:
             gpus = slots.gpus_for_slot(slot, spec.gpus, spec.jobs) if spec.gpus > 0 else []
             record.update(slot=slot, worker_uid=slots.worker_uid(slot), gpus=gpus)
+            if cleaned:                  # what a killed batch had left in this slot
+                record["cleaned"] = cleaned
             if spec.backend == "container":
                 from . import container
                 outcome = container.run(spec, slot, gpus)
@@ -166,7 +205,9 @@ def run_job(spec: JobSpec) -> dict[str, Any]:
     wall = time.monotonic() - t0
     doc, problem = parse_results(outcome.results)
     status, reason = classify(outcome, doc, problem, spec.timeout_s)
-    if status in ("timeout", "oom", "crashed", "error") or doc is None:
+    if stopping(spec.run_id):
+        status, reason = "stopped", "the batch was stopped while this submission was graded"
+    if status in ("timeout", "oom", "crashed", "error", "stopped") or doc is None:
         doc = _failed_doc(f"Grading did not finish ({status}): {reason}", wall)
     record.update(status=status, reason=reason, exit_code=outcome.exit_code,
                   timed_out=outcome.timed_out, wall_s=round(wall, 3), finished=time.time(),

@@ -59,13 +59,18 @@ def run(spec: JobSpec, slot: int, gpus: list[int]) -> RunOutcome:
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
 
+            slots.note(slot, pgid=proc.pid, root=str(root), submission=spec.id)
+
             def kill() -> None:
+                slots.kill_tree(proc.pid)
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
                 slots.kill_uid(uid)
-            token = jobs.register_active(kill)
+            token = jobs.register_active(
+                kill, f"{spec.id} (slot {slot}: process group {proc.pid}, worker uid {uid})",
+                spec.run_id)
             try:
                 code = proc.wait(timeout=spec.timeout_s)
             except subprocess.TimeoutExpired:

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
+import errno
 import json
+import os
 import sys
 import time
 import uuid
@@ -24,8 +26,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from .. import config, paths
-from . import jobs, outputs, submissions
+from .. import config, paths, stopsignals
+from . import jobs, lock, outputs, slots, submissions
 from .jobs import JobSpec
 
 
@@ -39,11 +41,35 @@ def record_path(out: Path, sid: str) -> Path:
 
 
 def load_record(path: Path) -> dict[str, Any] | None:
+    return check_record(path)[0]
+
+
+def check_record(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """(record, problem): the record at ``path``, or None with what is wrong with it ("" when
+    there is no record).  A record must be a JSON object with the submission's id, a status
+    and a results document valid against Gradescope's schema."""
+    from ..grading import results as gs_results
+    path = Path(path)
     try:
-        rec = json.loads(Path(path).read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return rec if isinstance(rec, dict) and "results" in rec and "status" in rec else None
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        return None, ""
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, f"unreadable ({type(exc).__name__}: {exc})"
+    try:
+        rec = json.loads(text)
+    except ValueError as exc:
+        return None, (f"not valid JSON ({exc}; {len(text)} bytes"
+                      + (", empty" if not text.strip() else ", truncated?") + ")")
+    if not isinstance(rec, dict) or not {"id", "status", "results"} <= set(rec):
+        return None, "not a record (no id, status or results)"
+    if rec["id"] != path.stem:
+        return None, f"the record of {rec['id']!r}, not of {path.stem!r}"
+    try:
+        gs_results.validate(rec["results"])
+    except Exception as exc:  # jsonschema.ValidationError
+        return None, f"its results document is invalid ({getattr(exc, 'message', exc)})"
+    return rec, ""
 
 
 def save_record(out: Path, rec: dict[str, Any]) -> None:
@@ -96,6 +122,11 @@ def make_spec(sub: submissions.Submission, base: dict[str, Any]) -> JobSpec:
 def _error_record(sub: submissions.Submission, backend: str, exc: BaseException) -> dict[str, Any]:
     from ..grading import results as gs_results
     reason = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, FileNotFoundError) and not Path(sub.path).exists():
+        reason = (f"{sub.path} vanished after the batch started (moved or deleted); put it back "
+                  f"and run again with --force, or leave it out ({reason})")
+    elif isinstance(exc, PermissionError):
+        reason = f"{sub.path} could not be read: {exc.strerror} ({reason})"
     return {"id": sub.id, "submitters": [dict(p) for p in sub.submitters], "backend": backend,
             "status": "rejected" if isinstance(exc, (ValueError, OSError)) else "error",
             "reason": reason, "exit_code": None, "timed_out": False, "wall_s": 0.0,
@@ -112,7 +143,10 @@ def _pack_and_run(sub: submissions.Submission, base: dict[str, Any]) -> dict[str
 
 
 def run_local(todo: list[submissions.Submission], base: dict[str, Any], n_jobs: int,
-              on_done: Callable[[dict[str, Any]], None]) -> None:
+              on_done: Callable[[dict[str, Any]], None], stopped: list[str] | None = None) -> None:
+    """Run the jobs in threads here.  On any exception (a stop signal, a full disk) every
+    running job is killed — its process group and worker uid, or its container — and waited
+    for before the exception goes on; what was stopped is appended to ``stopped``."""
     ex = cf.ThreadPoolExecutor(max_workers=n_jobs, thread_name_prefix="dlkit-batch")
     futures = {ex.submit(_pack_and_run, sub, base): sub for sub in todo}
     try:
@@ -121,14 +155,17 @@ def run_local(todo: list[submissions.Submission], base: dict[str, Any], n_jobs: 
     except BaseException:
         for fut in futures:
             fut.cancel()
-        jobs.kill_active()
+        labels = jobs.kill_active(base["run_id"])
+        if stopped is not None:
+            stopped += labels
         ex.shutdown(wait=True, cancel_futures=True)
         raise
     ex.shutdown(wait=True)
 
 
 def run_dask(todo: list[submissions.Submission], base: dict[str, Any], scheduler: str,
-             on_done: Callable[[dict[str, Any]], None], window: int) -> None:
+             on_done: Callable[[dict[str, Any]], None], window: int,
+             stopped: list[str] | None = None) -> None:
     from distributed import Client, as_completed
     client = Client(scheduler, timeout="30s")
     try:
@@ -168,6 +205,13 @@ def run_dask(todo: list[submissions.Submission], base: dict[str, Any], scheduler
                 submit_next()
         except BaseException:
             client.cancel(list(ac.futures) if hasattr(ac, "futures") else [])
+            # a cancelled task keeps running on its worker: stop the jobs there
+            try:
+                per_worker = client.run(jobs.kill_active, base["run_id"])
+            except Exception as exc:  # a worker that is gone has nothing left running
+                per_worker = {"?": [f"(could not reach every Dask worker: {exc})"]}
+            if stopped is not None:
+                stopped += [f"{label} on {w}" for w, labels in per_worker.items() for label in labels]
             raise
     finally:
         client.close()
@@ -178,8 +222,12 @@ def run_batch(subs_dir: Path, out: Path, *, assignment: config.Assignment,
               image: str | None = None, docker_url: str | None = None, gpus: int = 0,
               scheduler: str | None = None, timeout_s: float | None = None, force: bool = False,
               progress: bool = True, log: Callable[[str], None] = print) -> dict[str, Any]:
-    """Grade every submission of ``subs_dir`` into ``out``; returns a summary."""
-    from . import container
+    """Grade every submission of ``subs_dir`` into ``out``; returns a summary.
+
+    Holds ``out``'s lock (:mod:`.lock`) throughout: a second batch on the same folder raises
+    :class:`BatchError`.  A stop signal (see :func:`main`), Ctrl-C or a full disk stops every
+    running job and keeps every finished record; the summary says why it stopped
+    (``interrupted``, ``signal``, ``no_space``) and what was stopped."""
     subs, warnings = submissions.discover(Path(subs_dir))
     for w in warnings:
         log(f"batch: warning: {w}")
@@ -187,15 +235,78 @@ def run_batch(subs_dir: Path, out: Path, *, assignment: config.Assignment,
         raise BatchError(f"{subs_dir}: no submissions found (folders, .zip files, or "
                          f"Gradescope's export with {submissions.METADATA})")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        held = lock.OutputLock(out).acquire()
+    except lock.LockBusy as exc:
+        raise BatchError(str(exc)) from None
+    except OSError as exc:
+        if exc.errno in NO_SPACE:
+            raise BatchError(no_space_message(out, exc)) from None
+        raise
+    try:
+        return _run_locked(subs, out, held, assignment=assignment, assignment_text=assignment_text,
+                           backend=backend, n_jobs=n_jobs, image=image, docker_url=docker_url,
+                           gpus=gpus, scheduler=scheduler, timeout_s=timeout_s, force=force,
+                           progress=progress, log=log)
+    finally:
+        held.release()
+
+
+NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
+
+
+def no_space_message(out: Path, exc: OSError) -> str:
+    where = exc.filename or out
+    return (f"no space left in {Path(out).resolve()} (writing {where}: {exc.strerror}); the "
+            f"records written so far are intact (each is written whole or not at all); free "
+            f"some space and run the same command again to grade the rest")
+
+
+def clean_up_left(out: Path, held: lock.OutputLock, chosen: str, url: str | None,
+                  scheduler: str | None, log: Callable[[str], None]) -> list[str]:
+    """What a killed batch left behind: its lock (taken over), its podman service, stale job
+    slots of this host (their graders, worker-uid processes, folders), and containers labelled
+    with this folder's batch id.  Logs and returns one message each."""
+    from . import container
+    found: list[str] = []
+    if held.stale is not None:
+        found.append(held.describe_stale())
+        service = lock.stop_left_service(held.stale)
+        if service:
+            found.append(service)
+    found += slots.sweep()
+    if chosen == "container" and not scheduler:
+        found += container.remove_left(url, lock.batch_id(out))
+    for message in found:
+        log(f"batch: cleaned up after a killed batch: {message}")
+    return found
+
+
+def _run_locked(subs: list[submissions.Submission], out: Path, held: lock.OutputLock, *,
+                assignment: config.Assignment, assignment_text: str | None, backend: str,
+                n_jobs: int, image: str | None, docker_url: str | None, gpus: int,
+                scheduler: str | None, timeout_s: float | None, force: bool, progress: bool,
+                log: Callable[[str], None]) -> dict[str, Any]:
+    from . import container
     image = image or container.default_image()
     chosen, url, why = choose_backend(backend, scheduler, docker_url, image)
+    if container._SERVICE is not None and container._SERVICE.proc is not None:
+        held.note(podman_service_pid=container._SERVICE.proc.pid,
+                  podman_service_dir=str(container._SERVICE.dir))
+    cleaned = clean_up_left(out, held, chosen, url, scheduler, log)
     limits = jobs.container_limits(assignment.raw)
     timeout = float(timeout_s or limits["timeout_s"])
     done: dict[str, dict[str, Any]] = {}
     if not force:
         for sub in subs:
-            rec = load_record(record_path(out, sub.id))
+            path = record_path(out, sub.id)
+            rec, problem = check_record(path)
+            if problem:
+                kept = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+                os.replace(path, kept)
+                log(f"batch: {path} is damaged: {problem}; {sub.id} is graded again "
+                    f"(the damaged file is kept as {kept.name})")
             if rec is not None and rec["status"] != "error":
                 done[sub.id] = rec
     todo = [s for s in subs if s.id not in done]
@@ -205,7 +316,8 @@ def run_batch(subs_dir: Path, out: Path, *, assignment: config.Assignment,
         + f"; {timeout:g} s each at most")
     base = dict(backend=chosen, limits=limits, timeout_s=timeout, kit=str(paths.kit_root()),
                 python=sys.executable, assignment_text=assignment_text, image=image,
-                docker_url=url, gpus=gpus, jobs=n_jobs)
+                docker_url=url, gpus=gpus, jobs=n_jobs, batch_id=lock.batch_id(out),
+                run_id=f"{lock.batch_id(out)}-{uuid.uuid4().hex[:12]}")
     counts: Counter[str] = Counter()
     bar = None
     if progress and todo:
@@ -213,6 +325,8 @@ def run_batch(subs_dir: Path, out: Path, *, assignment: config.Assignment,
         bar = tqdm(total=len(todo), unit="submission", dynamic_ncols=True, file=sys.stderr)
 
     def on_done(rec: dict[str, Any]) -> None:
+        if rec["status"] == "stopped":
+            return                            # never a record: the next run grades it
         save_record(out, rec)
         counts[rec["status"]] += 1
         if bar is not None:
@@ -221,24 +335,51 @@ def run_batch(subs_dir: Path, out: Path, *, assignment: config.Assignment,
         else:
             log(f"batch: {rec['id']}: {rec['status']} (exit {rec.get('exit_code')}), "
                 f"score {rec['results'].get('score')}, {rec.get('wall_s')} s")
+        for message in rec.get("cleaned", []):
+            log(f"batch: cleaned up after a killed batch: {message}")
 
     interrupted = False
+    no_space: OSError | None = None
+    stopped: list[str] = []
     t0 = time.monotonic()
     try:
         if todo:
             if scheduler:
-                run_dask(todo, base, scheduler, on_done, window=max(2 * n_jobs, 4))
+                run_dask(todo, base, scheduler, on_done, window=max(2 * n_jobs, 4), stopped=stopped)
             else:
-                run_local(todo, base, max(1, n_jobs), on_done)
+                run_local(todo, base, max(1, n_jobs), on_done, stopped=stopped)
     except KeyboardInterrupt:
         interrupted = True
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        no_space = exc
     finally:
         if bar is not None:
             bar.close()
+        if chosen == "container" and not scheduler:   # e.g. the engine died mid-job
+            for message in container.remove_left(url, lock.batch_id(out)):
+                log(f"batch: {message}")
     elapsed = time.monotonic() - t0
+    signum = stopsignals.received() or (2 if interrupted else None)   # Ctrl-C outside handling()
+    if interrupted or no_space:
+        why_stopped = (f"stopped by {stopsignals.name(signum)}" if interrupted
+                       else no_space_message(out, no_space))
+        log(f"batch: {why_stopped}; {len(stopped)} running job(s) stopped"
+            + (": " + "; ".join(stopped) if stopped else "")
+            + f"; {sum(counts.values())} graded in this run are kept; rerun the same command "
+              f"to grade the rest")
     records = [r for r in (load_record(record_path(out, s.id)) for s in subs) if r is not None]
-    written = outputs.write_all(out, records, assignment) if records else {}
-    if records:    # the class report (autograder/classreport); a failure there loses nothing else
+    written: dict[str, Path] = {}
+    try:
+        written = outputs.write_all(out, records, assignment) if records else {}
+    except OSError as exc:
+        if exc.errno not in NO_SPACE:
+            raise
+        no_space = no_space or exc
+        log(f"batch: the gradebook, feedback and plots could not be written: "
+            f"{no_space_message(out, exc)} (any previous gradebook is intact)")
+    if records and not no_space:   # the class report; a failure there loses nothing else
         try:
             from ..classreport import write_report
             written["report"] = write_report(out, assignment, records=records)
@@ -248,15 +389,18 @@ def run_batch(subs_dir: Path, out: Path, *, assignment: config.Assignment,
     status = Counter(r["status"] for r in records)
     summary = {"submissions": len(subs), "graded_now": sum(counts.values()), "resumed": len(done),
                "status": dict(status), "backend": chosen, "seconds": round(elapsed, 3),
-               "interrupted": interrupted, "outputs": {k: str(v) for k, v in written.items()}}
-    if interrupted:
-        log(f"batch: interrupted after {sum(counts.values())} submission(s); rerun the same "
-            f"command to resume")
-    else:
+               "interrupted": interrupted, "signal": signum if interrupted else None,
+               "no_space": str(no_space) if no_space else None, "stopped": stopped,
+               "cleaned": cleaned, "outputs": {k: str(v) for k, v in written.items()}}
+    if not interrupted and not no_space:
         log(f"batch: done in {elapsed:.1f} s: " + ", ".join(f"{v} {k}" for k, v in sorted(status.items())))
     for name, path in written.items():
         log(f"  {name:<12} {path}")
     return summary
+
+
+#: Exit status of a batch stopped because the output folder's disk is full (EX_IOERR).
+EXIT_NO_SPACE = 74
 
 
 def main(args: argparse.Namespace) -> int:
@@ -269,14 +413,26 @@ def main(args: argparse.Namespace) -> int:
     subs_dir = Path(args.submissions)
     out = Path(args.out) if args.out else subs_dir.resolve().parent / (subs_dir.resolve().name + "-graded")
     try:
-        summary = run_batch(subs_dir, out, assignment=assignment, assignment_text=assignment_text,
-                            backend=args.backend, n_jobs=args.jobs, image=args.image,
-                            docker_url=args.docker_url, gpus=args.gpus, scheduler=args.scheduler,
-                            timeout_s=args.timeout, force=args.force, progress=not args.no_progress,
-                            log=lambda m: print(m, file=sys.stderr))
+        # SIGTERM/SIGINT/SIGHUP stop the running jobs and keep the finished records (exit
+        # 143/130/129, as a shell reports a process ended by the signal)
+        with stopsignals.handling():
+            try:
+                summary = run_batch(subs_dir, out, assignment=assignment,
+                                    assignment_text=assignment_text, backend=args.backend,
+                                    n_jobs=args.jobs, image=args.image, docker_url=args.docker_url,
+                                    gpus=args.gpus, scheduler=args.scheduler, timeout_s=args.timeout,
+                                    force=args.force, progress=not args.no_progress,
+                                    log=lambda m: print(m, file=sys.stderr))
+            except KeyboardInterrupt:      # stopped before any job started
+                signum = stopsignals.received() or 2
+                print(f"batch: stopped by {stopsignals.name(signum)} before grading began; "
+                      f"nothing was running", file=sys.stderr)
+                return stopsignals.exit_code(signum)
     except (BatchError, FileNotFoundError) as exc:
         print(f"batch: {exc}", file=sys.stderr)
         return 2
     if summary["interrupted"]:
-        return 130
+        return stopsignals.exit_code(summary["signal"] or 2)
+    if summary["no_space"]:
+        return EXIT_NO_SPACE
     return 1 if summary["status"].get("error") else 0

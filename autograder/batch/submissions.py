@@ -27,6 +27,7 @@ symbolic links are dropped) and :func:`unpack` writes it back with tarfile's ``d
 from __future__ import annotations
 
 import dataclasses
+import errno
 import io
 import re
 import shutil
@@ -156,6 +157,8 @@ def materialise(path: Path, dest: Path) -> Path:
     """The submission's files at ``dest`` (created): a folder copied without symbolic links,
     a zip extracted with the kit's checks (raises ``intake.IntakeError`` for a bad zip)."""
     path, dest = Path(path), Path(dest)
+    if not path.exists():    # moved or deleted since discovery: never graded as an empty folder
+        raise FileNotFoundError(errno.ENOENT, "the submission is no longer there", str(path))
     dest.mkdir(parents=True, exist_ok=True)
     if path.is_file():
         intake.safe_extract(path, dest)

@@ -119,6 +119,9 @@ class Collector:
         self.order: list[str] = []
         self.unmarked: list[str] = []
         self.collection_errors: list[str] = []
+        #: node ids of the tests that ran to the end (teardown reported); a grading run that
+        #: was stopped marks the others "not run" (grading/stopped.py)
+        self.finished: set[str] = set()
 
     def _kind(self, item: pytest.Item) -> str:
         path = Path(str(item.path)).resolve()
@@ -197,6 +200,7 @@ class Collector:
                 rec.fraction = min(max(float(score) / rec.weight, 0.0), 1.0)
             rec.trusted_output = report.capstdout
         elif report.when == "teardown":
+            self.finished.add(item.nodeid)
             rec.report = item.stash.get(SESSION_REPORT, None)
             if report.failed and not rec.message and call.excinfo is not None:
                 rec.failure_kind, rec.message = describe_failure(call.excinfo.value)

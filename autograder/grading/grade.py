@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 
-from .. import paths, pytest_plugin, template
+from .. import paths, pytest_plugin, stopsignals, template
 from ..config import Assignment, Limits
 from ..sandbox import devices
 from ..sandbox.client import SandboxFailure, Worker
 from ..sandbox.zygotes import Zygotes
-from . import intake, results, timings
+from . import intake, results, stopped, timings
 from .backend import SandboxBackend
 from .collector import Collector, Outcome
 
@@ -363,6 +363,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
     leaderboard: list[dict[str, Any]] = []
     model_scores: list[Any] = []
     phases: dict[str, float] = {}
+    collector: Collector | None = None
     try:
         expected = expected_files(assignment)
         try:
@@ -419,6 +420,8 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             code, log = _run_pytest(test_paths, layout.root, collector, workdir)
             phases["tests"] = time.monotonic() - mark
             pytest_plugin.install_backend(None)
+            if stopsignals.received():     # pytest ended its session on the stop signal
+                raise KeyboardInterrupt(stopsignals.name(stopsignals.received()))
             if (models if models is not None else hidden) and any(q.model for q in assignment.questions):
                 mark = time.monotonic()
                 model_worker, worker_info["model_worker"] = _model_worker(worker, make_worker, device)
@@ -464,6 +467,11 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         if report_dir is not None:
             _write_report(Path(report_dir), result)
         return result
+    except KeyboardInterrupt:
+        if not stopsignals.received():
+            raise
+        return _finish_stopped(assignment, collector, model_outcomes, staged, out, worker_info,
+                               t0, log, warnings, phases)
     except (Exception, SandboxFailure) as exc:  # the kit itself failed: still write results
         reason = f"{type(exc).__name__}: {exc}"
         log += "\n" + traceback.format_exc()
@@ -471,6 +479,22 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _finish_stopped(assignment: Assignment, collector: Collector | None,
+                    model_outcomes: list[Outcome], staged: intake.Staged | None, out: Path | None,
+                    worker_info: dict[str, Any], t0: float, log: str,
+                    warnings: list[str], phases: dict[str, float]) -> GradeResult:
+    """Grading was stopped by a signal (grading/stopped.py): the worker is gone (the
+    ``finally`` above closed it); write the tests graded so far, the rest marked not run."""
+    if collector is None:                     # stopped before any test started
+        doc = results.failure_results(stopped.reason(), time.monotonic() - t0)
+        return _finish(doc, out, [], [], staged, worker_info, t0, log, warnings)
+    outcomes = stopped.outcomes(assignment, collector, model_outcomes)
+    doc, scores = build_results(assignment, outcomes, staged, [], time.monotonic() - t0, [])
+    doc["output"] = stopped.banner(outcomes, time.monotonic() - t0) + "\n\n" + doc["output"]
+    warnings = warnings + [f"grading was stopped by {stopsignals.name(stopsignals.received())}"]
+    return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings, phases)
 
 
 def _write_report(folder: Path, result: GradeResult) -> None:

@@ -581,6 +581,12 @@ class Worker:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
 
+    def workdir_lost(self) -> bool:
+        """True when the worker's folder (its copy of the submission) was removed underneath
+        it (a temp cleaner, a full /tmp wiped): every later test would fail to import the
+        student's files, so the worker is restarted with a fresh copy before the next test."""
+        return self.workdir is not None and not (self.workdir / "submission").is_dir()
+
     def restart(self) -> None:
         self.close()
         self.start()
@@ -619,7 +625,7 @@ class Worker:
 
     def _fork(self, sock_fd: int, out_fd: int, limits: Limits,
               blocked_imports: list[str] | None = None) -> int:
-        if self.needs_restart or self.ctrl is None:
+        if self.needs_restart or self.ctrl is None or self.workdir_lost():
             self.restart()
         cmd: dict[str, Any] = {"op": "fork", "cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb}
         if blocked_imports:
