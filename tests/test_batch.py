@@ -485,3 +485,13 @@ def test_dask_scheduler_and_two_workers_grade_a_batch(tmp_path, dask_cluster):
     assert all(r["results"]["score"] == pytest.approx(5.0) for r in recs)
     rows = _read_csv(out / "gradebook.csv")
     assert [r["submission"] for r in rows] == ["ref0", "ref1", "ref2", "ref3"]
+
+
+def test_batch_on_an_export_with_broken_metadata_exits_2_naming_the_line(tmp_path, capsys):
+    from autograder import cli
+    subs = tmp_path / "export"
+    (subs / "submission_1").mkdir(parents=True)
+    (subs / "submission_metadata.yml").write_text("submission_1:\n  :submitters: [\n")
+    assert cli.main(["batch", str(subs), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "submission_metadata.yml: not valid YAML at line" in err and "expected Gradescope's export" in err

@@ -428,7 +428,7 @@ def main(args: argparse.Namespace) -> int:
                 print(f"batch: stopped by {stopsignals.name(signum)} before grading began; "
                       f"nothing was running", file=sys.stderr)
                 return stopsignals.exit_code(signum)
-    except (BatchError, FileNotFoundError) as exc:
+    except (BatchError, FileNotFoundError, submissions.MetadataError) as exc:
         print(f"batch: {exc}", file=sys.stderr)
         return 2
     if summary["interrupted"]:
