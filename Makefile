@@ -14,7 +14,7 @@ STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet -e '.[torch,dev]'
+	$(PY) -m pip install --quiet -e '.[torch,dev,scale]'
 	rm -f $(VENV)/.installed-*
 	touch $@
 

@@ -495,3 +495,15 @@ def test_batch_on_an_export_with_broken_metadata_exits_2_naming_the_line(tmp_pat
     assert cli.main(["batch", str(subs), "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "submission_metadata.yml: not valid YAML at line" in err and "expected Gradescope's export" in err
+
+
+def test_scheduler_without_dask_installed_names_the_extra(tmp_path, capsys, monkeypatch):
+    from autograder import cli
+    monkeypatch.setitem(sys.modules, "distributed", None)       # import fails as if absent
+    subs = tmp_path / "subs"
+    (subs / "alice" / "src").mkdir(parents=True)
+    (subs / "alice" / "src" / "layers.py").write_text("x = 1\n")
+    assert cli.main(["batch", str(subs), "--out", str(tmp_path / "out"),
+                     "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err
+    assert "--scheduler needs Dask's distributed package" in err and "[scale]" in err

@@ -166,7 +166,12 @@ def run_local(todo: list[submissions.Submission], base: dict[str, Any], n_jobs: 
 def run_dask(todo: list[submissions.Submission], base: dict[str, Any], scheduler: str,
              on_done: Callable[[dict[str, Any]], None], window: int,
              stopped: list[str] | None = None) -> None:
-    from distributed import Client, as_completed
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise BatchError(f"--scheduler needs Dask's distributed package, which is not installed "
+                         f"({exc}); install the kit's 'scale' extra: pip install "
+                         f"'dl-autograder-kit[scale]' (make setup does)") from None
     client = Client(scheduler, timeout="30s")
     try:
         pending = iter(todo)
