@@ -43,7 +43,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any, Union
 
-from . import config, paths, template
+from . import atomicfile, config, paths, template
 
 #: Source of one archive member: a file on disk or bytes.
 Member = Union[Path, bytes]
@@ -360,20 +360,13 @@ def write_zip(tree: dict[str, Member], path: Path) -> Path:
     """A deterministic zip of ``tree`` (sorted, fixed timestamps), written atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomicfile.replacing(path) as tmp:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             for name in sorted(tree):
                 info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = ((0o100755 if _is_executable(name, tree[name]) else 0o100644) << 16)
                 zf.writestr(info, _bytes(tree[name]))
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

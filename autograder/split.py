@@ -39,7 +39,6 @@ import argparse
 import hashlib
 import io
 import json
-import os
 import re
 import sys
 import tomllib
@@ -48,8 +47,8 @@ from typing import Any
 
 import numpy as np
 
+from . import atomicfile, paths
 from . import datasets as ds
-from . import paths
 from .datasets import Dataset, DatasetError
 
 DEFAULT_VAL_FRACTION = 0.2
@@ -155,10 +154,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomicfile.write(path, data, mode=0o644)
 
 
 def _display(path: str | None, root: Path) -> str | None:

@@ -17,28 +17,18 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
+
+from .. import atomicfile
 
 _QID = re.compile(r"^(Q\d+)\b")
 
 
 def atomic_write(path: Path, data: bytes | str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write one output file atomically (:func:`..atomicfile.write`)."""
+    return atomicfile.write(path, data)
 
 
 def question_points(doc: dict[str, Any]) -> dict[str, tuple[float, float]]:

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from .. import config, paths, stopsignals
 from . import jobs, lock, outputs, slots, submissions

@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 
-from .. import paths
+from .. import atomicfile, paths
 
 SCHEMA_PATH = paths.PACKAGE_DIR / "schemas" / "gradescope_results.schema.json"
 _SCHEMA: dict[str, Any] | None = None
@@ -90,12 +88,10 @@ def write_results(doc: dict[str, Any], path: Path) -> Path:
     except jsonschema.ValidationError as exc:
         error = exc
         doc = failure_results(f"internal error: results did not validate: {exc.message}")
-    fd, tmp = tempfile.mkstemp(prefix=".results-", suffix=".json", dir=path.parent)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=2, allow_nan=False)
-        f.write("\n")
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    with atomicfile.replacing(path, mode=0o644) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=2, allow_nan=False)
+            f.write("\n")
     if error is not None:
         raise error
     return path
