@@ -128,14 +128,15 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         _write_outcomes(result, Path(args.outcomes_json))
     if args.out:
         print(f"results written to {args.out}", file=sys.stderr)
-    failed = result.doc["tests"] and result.doc["tests"][0]["name"] == "Autograder failed"
-    return 3 if failed else 0
+    from .grading import results
+    return 3 if results.run_status(result.doc) == results.FAILED else 0
 
 
 def _write_outcomes(result, path: Path) -> None:
     """Per-test outcomes for `validate` (instructor-side; includes messages)."""
     import json
-    failed = bool(result.doc["tests"]) and result.doc["tests"][0]["name"] == "Autograder failed"
+    from .grading import results
+    failed = results.run_status(result.doc) == results.FAILED
     data = {
         "ok": not failed,
         "failure": result.doc["tests"][0]["output"] if failed else "",

@@ -6,10 +6,10 @@
    (``examples/submissions/``) exactly as Gradescope would — sandboxed worker, public and
    hidden tests, saved models on the private test split — and prints one row per submission
    with the points of every question;
-3. writes the class report of those gradings (``build/demo-batch/report/index.html``, the page
-   every ``batch`` writes) and prints its path;
-4. writes the students' assignment document (``build/handout/ASSIGNMENT.md`` and
-   ``ASSIGNMENT.html``, the ``handout`` verb) and prints where.
+3. writes the students' assignment document (``build/handout/ASSIGNMENT.md`` and
+   ``ASSIGNMENT.html``, the ``handout`` verb) and prints where;
+4. ends with the class report of those gradings (``build/demo-batch/report/index.html``, the
+   page every ``batch`` writes) and prints its path.
 """
 from __future__ import annotations
 
@@ -83,16 +83,16 @@ def main(args: argparse.Namespace | None = None) -> int:
         print("\nEach example loses points only where its bug is (and in questions that call the broken "
               "function);\nsee examples/submissions/*.toml for the bugs and `python -m autograder grade "
               "FOLDER` for the feedback.")
+        _write_document(kit, assignment)
         index = batch.finish(assignment)
-        print(f"\n3. class report of these gradings (open it in a browser): {index}")
+        print(f"\n4. the class report of these gradings (open it in a browser): {index}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    _write_document(kit, assignment)
     return 0
 
 
 def _write_document(kit: Path, assignment: config.Assignment) -> None:
     from . import handout
     written = handout.write(assignment, kit / "build" / "handout", kit)
-    print(f"\n4. the students' assignment document: {written[handout.DOCUMENT_HTML]} "
+    print(f"\n3. the students' assignment document: {written[handout.DOCUMENT_HTML]} "
           f"(open it in a browser) and {written[handout.DOCUMENT_MD]}")

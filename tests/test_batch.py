@@ -243,7 +243,7 @@ class _FakeContainer:
         import docker
         if self.behaviour != "ok":
             raise docker.errors.NotFound("no results")
-        doc = results.failure_results("x")
+        doc = results.set_run_status(results.failure_results("x"), results.GRADED)
         doc["tests"][0]["name"] = "Q1 fine"
         data = submissions.tar_bytes("results.json", json.dumps(doc).encode(), 0o644)
         return iter([data]), {}

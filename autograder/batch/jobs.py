@@ -163,14 +163,17 @@ def classify(outcome: RunOutcome, doc: dict[str, Any] | None, problem: str,
                        "or killed from outside")
     if doc is None:
         return "crashed", f"the grader exited with code {outcome.exit_code}: {problem}"
-    first = doc.get("tests", [{}])[0].get("name", "") if doc.get("tests") else ""
-    if first == "Submission could not be accepted":
+    run = gs_results.run_status(doc)
+    first = doc["tests"][0] if doc.get("tests") and isinstance(doc["tests"][0], dict) else {}
+    if run == gs_results.REJECTED:
         return "rejected", doc.get("output", "")[:500]
-    if first == "Autograder failed":
-        text = doc.get("output", "") + doc["tests"][0].get("output", "")
+    if run == gs_results.FAILED:
+        text = doc.get("output", "") + first.get("output", "")
         if "exit status 137" in text:
             return "oom", "the grader was killed (exit status 137): out of memory"
-        return "failed", doc["tests"][0].get("output", "")[:500]
+        return "failed", first.get("output", "")[:500]
+    if run == gs_results.STOPPED:
+        return "failed", "grading was stopped by a signal before it finished"
     return "ok", ""
 
 

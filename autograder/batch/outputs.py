@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from pathlib import Path
 from typing import Any, Iterable
 
 from .. import atomicfile
-
-_QID = re.compile(r"^(Q\d+)\b")
+from ..grading import results as gs_results
 
 
 def atomic_write(path: Path, data: bytes | str) -> Path:
@@ -35,10 +33,10 @@ def question_points(doc: dict[str, Any]) -> dict[str, tuple[float, float]]:
     """question id -> (points, possible) from the tests of a results document."""
     out: dict[str, list[float]] = {}
     for test in doc.get("tests", []):
-        m = _QID.match(test.get("name", ""))
-        if not m:
+        qid = gs_results.test_question(test)
+        if qid is None:
             continue
-        acc = out.setdefault(m.group(1), [0.0, 0.0])
+        acc = out.setdefault(qid, [0.0, 0.0])
         acc[0] += float(test.get("score") or 0.0)
         acc[1] += float(test.get("max_score") or 0.0)
     return {q: (round(v[0], 4), round(v[1], 4)) for q, v in out.items()}
@@ -70,13 +68,13 @@ def model_devices(doc: dict[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for test in doc.get("tests", []) or []:
         extra = test.get("extra_data") if isinstance(test, dict) else None
-        m = _QID.match(str(test.get("name", ""))) if isinstance(test, dict) else None
-        if not (m and isinstance(extra, dict) and extra.get("device")):
+        qid = gs_results.test_question(test)
+        if not (qid and isinstance(extra, dict) and extra.get("device")):
             continue
         text = str(extra["device"])
         if extra.get("fallback_reason"):
             text += f" (fallback: {extra['fallback_reason']})"
-        out[f"{m.group(1)} model device"] = text
+        out[f"{qid} model device"] = text
     return out
 
 

@@ -130,7 +130,9 @@ def _error_record(sub: submissions.Submission, backend: str, exc: BaseException)
     return {"id": sub.id, "submitters": [dict(p) for p in sub.submitters], "backend": backend,
             "status": "rejected" if isinstance(exc, (ValueError, OSError)) else "error",
             "reason": reason, "exit_code": None, "timed_out": False, "wall_s": 0.0,
-            "results": gs_results.failure_results(f"The submission could not be prepared: {reason}"),
+            "results": gs_results.failure_results(
+                f"The submission could not be prepared: {reason}",
+                status=gs_results.REJECTED if isinstance(exc, (ValueError, OSError)) else gs_results.FAILED),
             "log_tail": reason}
 
 

@@ -26,13 +26,12 @@ from collections import Counter, defaultdict
 from typing import Any, Iterable
 
 from ..batch.outputs import question_points
+from ..grading import results
 from .messages import failure_message, pattern
 
 STATUSES = ("ok", "timeout", "oom", "crashed", "rejected", "failed", "error")
 STATUS_TEXT = {"ok": "graded", "timeout": "timed out", "oom": "out of memory", "crashed": "crashed",
                "rejected": "rejected", "failed": "grader failed", "error": "could not run"}
-#: tests that stand for a whole submission that was not graded, not for a test of the assignment
-NOT_A_TEST = ("Autograder failed", "Submission could not be accepted")
 _QID = re.compile(r"^(Q\d+)\b\s*(.*?)(?:\s+·\s+|$)")
 STRONG = 0.8            # a submission is "strong" outside a question at >= 80 % of those points
 NEARLY_EVERY = 0.8      # ... and a test "nearly every" strong one fails at >= 80 % of them
@@ -383,7 +382,7 @@ def analyse(records: Iterable[dict[str, Any]], assignment: Any = None, title: st
     for s in graded:
         for t in s.tests:
             name = str(t.get("name", ""))
-            if name in NOT_A_TEST:
+            if results.test_question(t) is None:      # a failure document's single entry
                 continue
             m = _QID.match(name)
             st = tests.get(name)

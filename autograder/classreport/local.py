@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .analysis import NOT_A_TEST
+from ..grading import results
 from .instructor import from_grader_report
 
 
@@ -22,8 +22,9 @@ def record_from_grade(sid: str, description: str, result: Any) -> dict[str, Any]
     The instructor-only data a batch keeps (:mod:`.instructor`: full failure messages, the
     saved models' per-class F1 and confusion matrix) come along."""
     doc = result.doc
-    first = doc["tests"][0]["name"] if doc.get("tests") else ""
-    status = ("rejected" if first == NOT_A_TEST[1] else "failed" if first == NOT_A_TEST[0] else "ok")
+    run = results.run_status(doc)
+    status = {results.REJECTED: "rejected", results.FAILED: "failed",
+              results.STOPPED: "failed"}.get(run, "ok")
     return {"id": sid, "submitters": [{"name": description}], "backend": "in-process",
             "status": status, "reason": doc["tests"][0].get("output", "")[:500] if status != "ok" else "",
             "exit_code": 0, "timed_out": False, "wall_s": round(result.seconds, 3),

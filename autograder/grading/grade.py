@@ -369,7 +369,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         try:
             staged = intake.stage(Path(submission), workdir / "submission", expected, work=workdir)
         except intake.IntakeError as exc:
-            doc = results.failure_results(str(exc), time.monotonic() - t0)
+            doc = results.failure_results(str(exc), time.monotonic() - t0, status=results.REJECTED)
             doc["output"] = f"The submission could not be accepted: {exc}"
             doc["tests"][0]["name"] = "Submission could not be accepted"
             return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
@@ -488,11 +488,12 @@ def _finish_stopped(assignment: Assignment, collector: Collector | None,
     """Grading was stopped by a signal (grading/stopped.py): the worker is gone (the
     ``finally`` above closed it); write the tests graded so far, the rest marked not run."""
     if collector is None:                     # stopped before any test started
-        doc = results.failure_results(stopped.reason(), time.monotonic() - t0)
+        doc = results.failure_results(stopped.reason(), time.monotonic() - t0, status=results.STOPPED)
         return _finish(doc, out, [], [], staged, worker_info, t0, log, warnings)
     outcomes = stopped.outcomes(assignment, collector, model_outcomes)
     doc, scores = build_results(assignment, outcomes, staged, [], time.monotonic() - t0, [])
     doc["output"] = stopped.banner(outcomes, time.monotonic() - t0) + "\n\n" + doc["output"]
+    results.set_run_status(doc, results.STOPPED)
     warnings = warnings + [f"grading was stopped by {stopsignals.name(stopsignals.received())}"]
     return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings, phases)
 
@@ -517,6 +518,8 @@ def _finish(doc: dict[str, Any], out: Path | None, outcomes: list[Outcome], scor
             warnings: list[str], phases: dict[str, float] | None = None) -> GradeResult:
     seconds = time.monotonic() - t0
     doc["execution_time"] = round(seconds, 3)
+    if "run" not in (doc.get("extra_data") or {}):
+        results.set_run_status(doc, results.GRADED)
     if outcomes:
         doc.setdefault("extra_data", {})["timings"] = timings.run_timings(phases or {}, outcomes, seconds)
     if out is not None:

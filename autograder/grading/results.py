@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,52 @@ def apportion(points: float, weights: list[float]) -> list[float]:
     return [s / POINT_UNITS for s in shares]
 
 
-def failure_results(reason: str, execution_time: float = 0.0) -> dict[str, Any]:
-    """A valid results document for a grading run that could not finish."""
+#: How a grading run ended, carried in results.json as ``extra_data.run.status`` (and read with
+#: :func:`run_status`): every test ran (``graded``); the submission was refused at intake
+#: (``rejected``); the kit itself failed (``failed``); a stop signal ended it (``stopped``).
+GRADED, REJECTED, FAILED, STOPPED = "graded", "rejected", "failed", "stopped"
+RUN_STATUSES = (GRADED, REJECTED, FAILED, STOPPED)
+#: the single test of a failure document, by status, in documents written before the status
+#: was recorded (batch records kept across versions are read with these)
+_LEGACY_RUN_TESTS = {"Autograder failed": FAILED, "Submission could not be accepted": REJECTED}
+_QID = re.compile(r"^(Q\d+)\b")
+
+
+def set_run_status(doc: dict[str, Any], status: str) -> dict[str, Any]:
+    """Record how the run ended in ``doc`` (see :data:`RUN_STATUSES`); returns ``doc``."""
+    if status not in RUN_STATUSES:
+        raise ValueError(f"unknown run status {status!r}; expected one of {RUN_STATUSES}")
+    extra = doc.setdefault("extra_data", {})
+    extra["run"] = {**(extra.get("run") or {}), "status": status}
+    return doc
+
+
+def run_status(doc: dict[str, Any]) -> str:
+    """How the run that wrote ``doc`` ended: its ``extra_data.run.status``; a document written
+    before that field existed is read from its first test's name."""
+    run = (doc.get("extra_data") or {}).get("run") if isinstance(doc, dict) else None
+    if isinstance(run, dict) and run.get("status") in RUN_STATUSES:
+        return str(run["status"])
+    tests = doc.get("tests") if isinstance(doc, dict) else None
+    first = tests[0] if isinstance(tests, list) and tests and isinstance(tests[0], dict) else {}
+    return _LEGACY_RUN_TESTS.get(str(first.get("name", "")), GRADED)
+
+
+def test_question(test: dict[str, Any]) -> str | None:
+    """The question id of a results.json test entry: its ``extra_data.question``, or (documents
+    written before that field) the ``Qn`` its name starts with; None for neither."""
+    extra = test.get("extra_data") if isinstance(test, dict) else None
+    if isinstance(extra, dict) and isinstance(extra.get("question"), str):
+        return extra["question"]
+    m = _QID.match(str(test.get("name", ""))) if isinstance(test, dict) else None
+    return m.group(1) if m else None
+
+
+def failure_results(reason: str, execution_time: float = 0.0, status: str = FAILED) -> dict[str, Any]:
+    """A valid results document for a grading run that could not finish (``status``: ``failed``,
+    the kit's problem, or ``rejected``, the submission's; see :data:`RUN_STATUSES`)."""
     return {
+        "extra_data": {"run": {"status": status}},
         "score": 0.0,
         "execution_time": _clean_number(max(execution_time, 0.0)),
         "output": ("Autograder failed: the submission could not be graded.\n" + reason.strip()
