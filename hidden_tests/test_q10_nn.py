@@ -330,7 +330,7 @@ def test_backwards_through_a_random_softmax_classifier(student, ref, case_rng):
     delta_h = student.nn.backwards(delta.copy(), params, "output", student.util.linear_deriv)
     # a backward function may overwrite its dout (ASSIGNMENT.md): hand over a copy
     student.nn.backwards(to_array(delta_h, "grad_X of the output layer"), params, "layer1",
-                         student.nn.sigmoid_deriv)
+                         student.util.sigmoid_deriv)
     e_h = ref.nn.backwards(delta.copy(), ref_params, "output", ref.util.linear_deriv)
     ref.nn.backwards(e_h, ref_params, "layer1", ref.nn.sigmoid_deriv)
     assert_close("grad_X of the output layer", delta_h, e_h, TOL, "(N, hidden)")

@@ -254,7 +254,7 @@ def test_backwards_through_a_softmax_classifier(student):
                       "cache_layer1": (X.copy(), z1, h1), "cache_output": (h1.copy(), z2, probs)})
     delta = probs - y  # gradient of the summed cross-entropy with respect to the scores z2
     delta_h = student.nn.backwards(delta, params, "output", student.util.linear_deriv)
-    student.nn.backwards(delta_h, params, "layer1", student.nn.sigmoid_deriv)
+    student.nn.backwards(delta_h, params, "layer1", student.util.sigmoid_deriv)
 
     w = [W1.copy(), b1.copy(), W2.copy(), b2.copy()]
     for i, key in enumerate(["grad_Wlayer1", "grad_blayer1", "grad_Woutput", "grad_boutput"]):
