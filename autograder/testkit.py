@@ -26,7 +26,7 @@ from .student import StudentError, TrustedFunction
 
 __all__ = [
     "rel_error", "to_array", "to_scalar", "assert_shape", "assert_close",
-    "assert_close_to_numerical", "assert_scalar_close",
+    "assert_close_to_numerical", "assert_close_to_scale", "assert_scalar_close",
     "assert_unchanged", "numerical_gradient", "numerical_gradient_array",
     "numerical_param_gradients", "assert_param_gradients", "numerical_gradient_of", "raises",
     "trusted_function", "StudentError", "CheckFailed",
@@ -129,6 +129,23 @@ def assert_close_to_numerical(name: str, actual: Any, numeric: Any, tol: float, 
     finite = num[np.isfinite(num)]
     big = float(np.max(np.abs(finite))) if finite.size else 0.0
     return _assert_close(name, actual, num, tol, what, max(1e-8, floor * big))
+
+
+def assert_close_to_scale(name: str, actual: Any, expected: Any, tol: float,
+                          what: str = "") -> float:
+    """Assert ``actual`` matches ``expected`` to ``tol`` relative to the LARGEST ``|expected|``.
+
+    For float32 results (a PyTorch model's outputs): rounding leaves an absolute error of a few
+    float32 ulps of the operands, so an entry that is tiny next to the others (a ReLU feature
+    just above zero) shows a large plain relative error although it is right.  Here the
+    denominator of the relative error is at least ``max|expected|``: every entry is compared
+    absolutely, to ``tol * max|expected|``.  Shapes and non-finite values first, as in
+    :func:`assert_close`.
+    """
+    exp = to_array(expected, f"expected {name}")
+    finite = exp[np.isfinite(exp)]
+    scale = float(np.max(np.abs(finite))) if finite.size else 0.0
+    return _assert_close(name, actual, exp, tol, what, max(1e-8, scale))
 
 
 def _assert_close(name: str, actual: Any, expected: Any, tol: float, what: str,
