@@ -30,7 +30,7 @@ __all__ = [
     "assert_unchanged", "numerical_gradient", "numerical_gradient_array",
     "numerical_param_gradients", "assert_param_gradients", "numerical_gradient_of", "raises",
     "trusted_function", "StudentError", "CheckFailed", "GUARD", "CLIP_BUG", "guard_tol",
-    "log_guard_tol", "clip_bug_error", "assert_array",
+    "log_guard_tol", "scores_guard_tol", "clip_bug_error", "assert_array",
 ]
 
 
@@ -75,6 +75,18 @@ def log_guard_tol(p_true: Any, base: float = 1e-12) -> float:
     loss = float(np.sum(-np.log(p)))
     shift = float(np.sum(np.log1p(GUARD / p)))
     return max(float(base), 2.0 * shift / max(abs(loss), 1e-300))
+
+
+def scores_guard_tol(scores: Any, y: Any, base: float = 1e-12) -> float:
+    """:func:`log_guard_tol` for a softmax cross-entropy over class ``scores`` (N, C) and
+    integer labels ``y`` (N,): the true-class probabilities are computed here, stably, on the
+    trusted side.  For a network's loss (scores from the reference model in test mode); a
+    regularisation term only makes the loss larger, so the tolerance stays conservative."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = s - s.max(axis=1, keepdims=True)
+    log_p = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    labels = np.asarray(y).astype(np.int64).ravel()
+    return log_guard_tol(np.exp(log_p[np.arange(len(labels)), labels]), base)
 
 
 def clip_bug_error(p_true: Any) -> float:

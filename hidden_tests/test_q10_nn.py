@@ -383,8 +383,8 @@ def test_get_random_batches_on_random_sizes(student, case_rng, divides):
     """get_random_batches: every example once, pairs kept, last batch smaller; x, y unchanged."""
     batch_size = int(case_rng.integers(3, 8))
     n = batch_size * int(case_rng.integers(3, 7)) + (0 if divides else int(case_rng.integers(1, batch_size)))
-    x = case_rng.normal(size=(n, 2, 3))
-    x[:, 0, 0] = np.arange(n)                    # every example distinct
+    x = case_rng.normal(size=(n, 6))             # the handout's x: (N, D)
+    x[:, 0] = np.arange(n)                       # every example distinct
     y = np.eye(n)                                # y[i] is the one-hot of i
     x_before, y_before = x.copy(), y.copy()
     student.seed(_seed(case_rng))
@@ -397,16 +397,39 @@ def test_get_random_batches_on_random_sizes(student, case_rng, divides):
 
 
 @weight(1)
-def test_get_random_batches_with_integer_labels(student, case_rng):
-    """get_random_batches with 1-D integer labels y (N,): pairs kept, every example once."""
+def test_get_random_batches_with_repeated_one_hot_labels(student, case_rng):
+    """get_random_batches with the handout's y: one-hot (N, C), C < N, so labels repeat; each
+    x stays paired with its own row of y and every example appears once."""
     n, batch_size = int(case_rng.integers(11, 30)), int(case_rng.integers(2, 6))
+    c = int(case_rng.integers(2, 5))
     x = np.stack([np.arange(n) * 1.5, case_rng.normal(size=n)], axis=1)
-    y = np.arange(n)
-    x_before = x.copy()
+    y = np.eye(c)[case_rng.integers(0, c, size=n)]
+    x_before, y_before = x.copy(), y.copy()
     student.seed(_seed(case_rng))
     batches = student.nn.get_random_batches(x, y, batch_size)
-    _check_batches(batches, x_before, y, n, batch_size,
-                   lambda by: np.rint(by).astype(np.int64))
+    n_batches = -(-n // batch_size)
+    _check(isinstance(batches, (list, tuple)) and len(batches) == n_batches,
+           f"get_random_batches({n} examples, batch_size={batch_size}) must return {n_batches} "
+           f"batches: full batches, then one smaller batch with the rest")
+    seen = []
+    for k, pair in enumerate(batches):
+        _check(isinstance(pair, (list, tuple)) and len(pair) == 2,
+               f"batch {k} must be a pair (batch_x, batch_y)")
+        size = batch_size if k < n_batches - 1 else n - batch_size * (n_batches - 1)
+        bx = assert_shape(f"batch {k} x", pair[0], (size, 2))
+        by = assert_shape(f"batch {k} y", pair[1], (size, c))
+        idx = np.rint(bx[:, 0] / 1.5).astype(np.int64)     # x[:, 0] = 1.5 * example index
+        _check(np.all((idx >= 0) & (idx < n)), f"batch {k} x holds rows that are not in x")
+        assert_close(f"batch {k} x", bx, x_before[idx], 0.0, "rows of x, unchanged")
+        assert_close(f"batch {k} y (paired with its x)", by, y_before[idx], 0.0,
+                     "(batch, C): each one-hot row must stay with its own x")
+        seen.extend(int(i) for i in idx)
+    counts = np.bincount(np.array(seen, dtype=np.int64), minlength=n)
+    _check(np.all(counts == 1),
+           f"get_random_batches: every example must appear in exactly one batch "
+           f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)")
+    assert_unchanged("x", x_before, x)
+    assert_unchanged("y", y_before, y)
 
 
 @weight(1)
