@@ -143,7 +143,7 @@ def _write_outcomes(result, path: Path) -> None:
         "questions": [{"id": q.id, "score": q.score, "max_score": q.max_score} for q in result.questions],
         "tests": [{"nodeid": o.nodeid, "question": o.question, "kind": o.kind, "name": o.name,
                    "passed": o.passed, "fraction": o.fraction, "failure_kind": o.failure_kind,
-                   "message": o.message} for o in result.outcomes],
+                   "message": o.message, "duration": o.duration} for o in result.outcomes],
         "seconds": result.seconds, "worker": result.worker,
     }
     path.write_text(json.dumps(data, indent=1))
@@ -151,6 +151,10 @@ def _write_outcomes(result, path: Path) -> None:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from .validate import run
+    if args.flakes is not None:
+        from .validate import flakes
+        return flakes.audit(args.assignment, n=args.flakes, only=args.only, jobs=args.jobs,
+                            hog=args.hog, out_dir=Path(args.out) if args.out else None)
     return run.run(args.assignment, only=args.only, jobs=args.jobs or run.env_jobs(),
                    out_dir=Path(args.out) if args.out else None, subset=args.subset,
                    progress=not args.no_progress, seeds=args.seeds, strict=args.strict)
@@ -248,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="grade every question for every variant (default: only the questions whose "
                         "code imports a file the variant changes; the others run the reference's code)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--flakes", type=int, metavar="N",
+                   help="flake audit instead: grade the reference and every accepted alternative "
+                        "under N seeds, two gradings per core (--jobs), and report per test the "
+                        "failures and the slowest run against its time limit (reports/flakes/)")
+    p.add_argument("--hog", action="store_true",
+                   help="with --flakes: a CPU-bound process per core beside the gradings")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("selftest", help="students: public tests through the sandbox + a scored preview")

@@ -26,10 +26,11 @@ from .student import StudentError, TrustedFunction
 
 __all__ = [
     "rel_error", "to_array", "to_scalar", "assert_shape", "assert_close",
-    "assert_close_to_numerical", "assert_scalar_close",
+    "assert_close_to_numerical", "assert_close_to_scale", "assert_scalar_close",
     "assert_unchanged", "numerical_gradient", "numerical_gradient_array",
     "numerical_param_gradients", "assert_param_gradients", "numerical_gradient_of", "raises",
-    "trusted_function", "StudentError", "CheckFailed",
+    "trusted_function", "StudentError", "CheckFailed", "GUARD", "CLIP_BUG", "guard_tol",
+    "log_guard_tol", "scores_guard_tol", "clip_bug_error", "assert_array",
 ]
 
 
@@ -42,6 +43,57 @@ def _describe(value: Any) -> str:
     if isinstance(value, np.ndarray):
         return f"an array of dtype {value.dtype} and shape {value.shape}"
     return f"a value of type {kind[:60]}"
+
+
+#: The largest numerical guard that is correct code (ASSIGNMENT.md Grading rules, "Numerical
+#: guards"): an epsilon of at most this much inside a log or a denominator, or clipping
+#: probabilities from below at this level, keeps every point.
+GUARD = 1e-10
+#: A guard that changes results materially and must lose points: probabilities clipped from
+#: below at 1e-7 cap each cross-entropy term at -log(1e-7) = 16.1.
+CLIP_BUG = 1e-7
+
+
+def guard_tol(base: float) -> float:
+    """Relative tolerance for a value normalised by a sum of at least 1 (a softmax after its
+    max shift, a sigmoid's ``1 + exp(-x)``): an epsilon of at most :data:`GUARD` in that
+    denominator moves it by at most ``GUARD`` relative, i.e. ``GUARD / 2`` in :func:`rel_error`'s
+    measure; so the tolerance is at least ``GUARD`` (a margin of 2)."""
+    return max(float(base), GUARD)
+
+
+def log_guard_tol(p_true: Any, base: float = 1e-12) -> float:
+    """Relative tolerance for a cross-entropy ``-sum(log p)`` (or its mean) over the true-class
+    probabilities ``p_true`` that accepts every guard up to :data:`GUARD`.
+
+    ``log(p + eps)`` moves each term by at most ``log1p(GUARD / p)`` (clipping from below at
+    ``GUARD`` by less); the loss moves by at most the sum of those, which is
+    ``shift / (2 * loss)`` in :func:`rel_error`'s measure.  Returns
+    ``max(base, 2 * shift / loss)``: a margin of 4.  Tests meant to catch :data:`CLIP_BUG`
+    check that :func:`clip_bug_error` is far above the result."""
+    p = np.asarray(p_true, dtype=np.float64).ravel()
+    loss = float(np.sum(-np.log(p)))
+    shift = float(np.sum(np.log1p(GUARD / p)))
+    return max(float(base), 2.0 * shift / max(abs(loss), 1e-300))
+
+
+def scores_guard_tol(scores: Any, y: Any, base: float = 1e-12) -> float:
+    """:func:`log_guard_tol` for a softmax cross-entropy over class ``scores`` (N, C) and
+    integer labels ``y`` (N,): the true-class probabilities are computed here, stably, on the
+    trusted side.  For a network's loss (scores from the reference model in test mode); a
+    regularisation term only makes the loss larger, so the tolerance stays conservative."""
+    s = np.asarray(scores, dtype=np.float64)
+    s = s - s.max(axis=1, keepdims=True)
+    log_p = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+    labels = np.asarray(y).astype(np.int64).ravel()
+    return log_guard_tol(np.exp(log_p[np.arange(len(labels)), labels]), base)
+
+
+def clip_bug_error(p_true: Any) -> float:
+    """:func:`rel_error` between ``-sum(log p)`` and the same loss with ``p`` clipped from below
+    at :data:`CLIP_BUG`: what a test at these probabilities sees of that bug."""
+    p = np.asarray(p_true, dtype=np.float64).ravel()
+    return rel_error(np.sum(-np.log(p)), np.sum(-np.log(np.maximum(p, CLIP_BUG))))
 
 
 def rel_error(x: Any, y: Any) -> float:
@@ -82,6 +134,16 @@ def to_scalar(value: Any, name: str) -> float:
         raise CheckFailed(f"{name}: expected a scalar (a float, a NumPy scalar or a size-1 "
                           f"array), got an array of shape {arr.shape}")
     return float(arr.reshape(()))
+
+
+def assert_array(name: str, actual: Any, shape: tuple[int, ...], what: str = "") -> np.ndarray:
+    """Assert ``actual`` IS a NumPy array (not a list, tuple or scalar that converts to one) of
+    ``shape``, then convert it like :func:`assert_shape`.  For contracts that promise an array
+    (``linear_forward``'s ``(N, M)`` output, also at ``N = 1``)."""
+    if not isinstance(actual, np.ndarray):
+        raise CheckFailed(f"{name}: expected a NumPy array of shape {tuple(shape)}, got "
+                          f"{_describe(actual)}")
+    return assert_shape(name, actual, shape, what)
 
 
 def assert_shape(name: str, actual: Any, shape: tuple[int, ...], what: str = "") -> np.ndarray:
@@ -129,6 +191,23 @@ def assert_close_to_numerical(name: str, actual: Any, numeric: Any, tol: float, 
     finite = num[np.isfinite(num)]
     big = float(np.max(np.abs(finite))) if finite.size else 0.0
     return _assert_close(name, actual, num, tol, what, max(1e-8, floor * big))
+
+
+def assert_close_to_scale(name: str, actual: Any, expected: Any, tol: float,
+                          what: str = "") -> float:
+    """Assert ``actual`` matches ``expected`` to ``tol`` relative to the LARGEST ``|expected|``.
+
+    For float32 results (a PyTorch model's outputs): rounding leaves an absolute error of a few
+    float32 ulps of the operands, so an entry that is tiny next to the others (a ReLU feature
+    just above zero) shows a large plain relative error although it is right.  Here the
+    denominator of the relative error is at least ``max|expected|``: every entry is compared
+    absolutely, to ``tol * max|expected|``.  Shapes and non-finite values first, as in
+    :func:`assert_close`.
+    """
+    exp = to_array(expected, f"expected {name}")
+    finite = exp[np.isfinite(exp)]
+    scale = float(np.max(np.abs(finite))) if finite.size else 0.0
+    return _assert_close(name, actual, exp, tol, what, max(1e-8, scale))
 
 
 def _assert_close(name: str, actual: Any, expected: Any, tol: float, what: str,

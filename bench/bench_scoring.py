@@ -56,7 +56,7 @@ def main() -> int:
         shutil.copy2(models / f, sub / f)
 
     # in-process: the same Net, weights, batch size and threads
-    net = InProcessStudent(sub).cnn.load_model(str(sub / "model.safetensors"))
+    net = InProcessStudent(sub).cnn_tools.load_model(str(sub / "model.safetensors"))
     device = torch.device("cuda" if args.device != "cpu" and torch.cuda.is_available() else "cpu")
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False

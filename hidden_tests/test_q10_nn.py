@@ -14,6 +14,7 @@ import pytest
 from gradescope_utils.autograder_utils.decorators import weight
 
 from autograder.testkit import (CheckFailed, assert_close, assert_close_to_numerical,
+                                clip_bug_error, guard_tol, log_guard_tol,
                                 assert_scalar_close, assert_shape, assert_unchanged,
                                 numerical_gradient_array, to_array)
 
@@ -169,7 +170,7 @@ def test_softmax_values_on_random_rows_far_apart(student, ref, case_rng):
     print("softmax relative error:", err)
     assert_unchanged("softmax's x", x_before, x)
     sums = assert_shape("softmax(x)", res, (n, c)).sum(axis=1)
-    assert_close("row sums of softmax(x)", sums, np.ones(n), 1e-12)
+    assert_close("row sums of softmax(x)", sums, np.ones(n), guard_tol(1e-12))
 
 
 @weight(1)
@@ -204,7 +205,8 @@ def test_loss_and_accuracy_on_random_cases(student, ref, case_rng):
            "compute_loss_and_acc must return the pair (loss, acc)")
     loss, acc = got
     e_loss, e_acc = ref.nn.compute_loss_and_acc(y_before.copy(), probs_before.copy())
-    err = assert_scalar_close("loss", loss, e_loss, TOL)  # a SUM over examples
+    tol = log_guard_tol(np.sum(y_before * probs_before, axis=1), TOL)   # guards up to 1e-10
+    err = assert_scalar_close("loss", loss, e_loss, tol)  # a SUM over examples
     print("loss relative error:", err)
     assert_scalar_close("acc", acc, e_acc, 1e-12)  # a fraction in [0, 1]
     assert_unchanged("y", y_before, y)
@@ -231,17 +233,27 @@ def test_accuracy_takes_the_argmax_of_each_example(student, ref, n, c):
 
 @weight(1)
 def test_loss_with_tiny_true_class_probabilities(student, ref, case_rng):
-    """The loss stays exact when the true class has a tiny (but positive) probability."""
+    """The loss stays right when the true class has a tiny (positive) probability: no clipping.
+
+    Three examples get a true-class probability in [1e-8, 3e-8] (ASSIGNMENT.md "Numerical
+    guards"): there an epsilon of at most 1e-10 inside the log moves each term by at most
+    log(1.01), within the tolerance (testkit.log_guard_tol), while clipping at 1e-7 moves it by
+    at least log(3.3) and fails (the test checks that its inputs keep both apart).
+    """
     n, c = 6, 4
     y, probs = _probs_case(case_rng, n, c)
     labels = np.argmax(y, axis=1)
-    tiny = 10.0 ** case_rng.uniform(-12.0, -9.0, size=3)
+    tiny = case_rng.uniform(1e-8, 3e-8, size=3)
     for i, p in zip((1, 3, 4), tiny):
         probs[i] *= (1.0 - p) / (1.0 - probs[i, labels[i]])
         probs[i, labels[i]] = p
+    p_true = np.sum(y * probs, axis=1)
+    tol = log_guard_tol(p_true, TOL)
+    assert clip_bug_error(p_true) > 10 * tol, "test inputs do not separate guards from clipping"
     loss, _ = student.nn.compute_loss_and_acc(y.copy(), probs.copy())
     e_loss, _ = ref.nn.compute_loss_and_acc(y, probs)
-    assert_scalar_close("loss", loss, e_loss, TOL)
+    err = assert_scalar_close("loss", loss, e_loss, tol)
+    print("loss relative error:", err, "tolerance:", tol)
 
 
 # --- backwards (X5-X8) ------------------------------------------------------------------------
@@ -331,7 +343,7 @@ def test_backwards_through_a_random_softmax_classifier(student, ref, case_rng):
     delta_h = student.nn.backwards(delta.copy(), params, "output", student.util.linear_deriv)
     # a backward function may overwrite its dout (ASSIGNMENT.md §"Conventions"): hand over a copy
     student.nn.backwards(to_array(delta_h, "grad_X of the output layer"), params, "layer1",
-                         student.nn.sigmoid_deriv)
+                         student.util.sigmoid_deriv)
     e_h = ref.nn.backwards(delta.copy(), ref_params, "output", ref.util.linear_deriv)
     ref.nn.backwards(e_h, ref_params, "layer1", ref.nn.sigmoid_deriv)
     assert_close("grad_X of the output layer", delta_h, e_h, TOL, "(N, hidden)")
@@ -372,8 +384,8 @@ def test_get_random_batches_on_random_sizes(student, case_rng, divides):
     """get_random_batches: every example once, pairs kept, last batch smaller; x, y unchanged."""
     batch_size = int(case_rng.integers(3, 8))
     n = batch_size * int(case_rng.integers(3, 7)) + (0 if divides else int(case_rng.integers(1, batch_size)))
-    x = case_rng.normal(size=(n, 2, 3))
-    x[:, 0, 0] = np.arange(n)                    # every example distinct
+    x = case_rng.normal(size=(n, 6))             # the handout's x: (N, D)
+    x[:, 0] = np.arange(n)                       # every example distinct
     y = np.eye(n)                                # y[i] is the one-hot of i
     x_before, y_before = x.copy(), y.copy()
     student.seed(_seed(case_rng))
@@ -386,16 +398,39 @@ def test_get_random_batches_on_random_sizes(student, case_rng, divides):
 
 
 @weight(1)
-def test_get_random_batches_with_integer_labels(student, case_rng):
-    """get_random_batches with 1-D integer labels y (N,): pairs kept, every example once."""
+def test_get_random_batches_with_repeated_one_hot_labels(student, case_rng):
+    """get_random_batches with the handout's y: one-hot (N, C), C < N, so labels repeat; each
+    x stays paired with its own row of y and every example appears once."""
     n, batch_size = int(case_rng.integers(11, 30)), int(case_rng.integers(2, 6))
+    c = int(case_rng.integers(2, 5))
     x = np.stack([np.arange(n) * 1.5, case_rng.normal(size=n)], axis=1)
-    y = np.arange(n)
-    x_before = x.copy()
+    y = np.eye(c)[case_rng.integers(0, c, size=n)]
+    x_before, y_before = x.copy(), y.copy()
     student.seed(_seed(case_rng))
     batches = student.nn.get_random_batches(x, y, batch_size)
-    _check_batches(batches, x_before, y, n, batch_size,
-                   lambda by: np.rint(by).astype(np.int64))
+    n_batches = -(-n // batch_size)
+    _check(isinstance(batches, (list, tuple)) and len(batches) == n_batches,
+           f"get_random_batches({n} examples, batch_size={batch_size}) must return {n_batches} "
+           f"batches: full batches, then one smaller batch with the rest")
+    seen = []
+    for k, pair in enumerate(batches):
+        _check(isinstance(pair, (list, tuple)) and len(pair) == 2,
+               f"batch {k} must be a pair (batch_x, batch_y)")
+        size = batch_size if k < n_batches - 1 else n - batch_size * (n_batches - 1)
+        bx = assert_shape(f"batch {k} x", pair[0], (size, 2))
+        by = assert_shape(f"batch {k} y", pair[1], (size, c))
+        idx = np.rint(bx[:, 0] / 1.5).astype(np.int64)     # x[:, 0] = 1.5 * example index
+        _check(np.all((idx >= 0) & (idx < n)), f"batch {k} x holds rows that are not in x")
+        assert_close(f"batch {k} x", bx, x_before[idx], 0.0, "rows of x, unchanged")
+        assert_close(f"batch {k} y (paired with its x)", by, y_before[idx], 0.0,
+                     "(batch, C): each one-hot row must stay with its own x")
+        seen.extend(int(i) for i in idx)
+    counts = np.bincount(np.array(seen, dtype=np.int64), minlength=n)
+    _check(np.all(counts == 1),
+           f"get_random_batches: every example must appear in exactly one batch "
+           f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)")
+    assert_unchanged("x", x_before, x)
+    assert_unchanged("y", y_before, y)
 
 
 @weight(1)

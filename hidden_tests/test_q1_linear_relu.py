@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import weight
 
-from autograder.testkit import (CheckFailed, assert_close, assert_close_to_numerical, assert_shape,
-                                assert_unchanged, numerical_gradient_array)
+from autograder.testkit import (CheckFailed, assert_array, assert_close, assert_close_to_numerical,
+                                assert_shape, assert_unchanged, numerical_gradient_array)
 
 pytestmark = pytest.mark.question("Q1")
 
@@ -36,6 +36,19 @@ def test_linear_forward_values_on_random_shapes(student, ref, case_rng, ndim):
     out = student.layers.linear_forward(X.copy(), W.copy(), b.copy())
     assert_close("linear_forward output", out,
                  expected, TOL_FWD, "(N, M): the flattened input times W plus b")
+
+
+@weight(0.5)
+@pytest.mark.parametrize("n", [1, 3])
+def test_linear_forward_returns_an_n_by_m_array(student, ref, case_rng, n):
+    """linear_forward returns a NumPy array of shape (N, M), also for a single example (N = 1):
+    a list, or a (M,) vector at N = 1, breaks the layers that consume it."""
+    X, W, b = _linear_case(case_rng, 3)
+    X = case_rng.normal(size=(n, *X.shape[1:]))
+    out = student.layers.linear_forward(X.copy(), W.copy(), b.copy())
+    out = assert_array("linear_forward output", out, (n, W.shape[1]),
+                       "(N, M): the flattened input times W plus b")
+    assert_close("linear_forward output", out, ref.layers.linear_forward(X, W, b), TOL_FWD)
 
 
 @weight(0.5)

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import weight
 
-from autograder.testkit import CheckFailed, assert_close, assert_shape, assert_unchanged, to_array
+from autograder.testkit import (CheckFailed, assert_close, assert_close_to_scale, assert_shape,
+                                assert_unchanged, to_array)
 
 pytestmark = pytest.mark.question("Q9")
 
@@ -80,8 +81,11 @@ def test_extract_features_values_on_random_inputs(student, case_rng):
         X = _images(case_rng, n, h, w)
         X0 = X.copy()
         out = _extract(student, X, batch_size, seed)
-        assert_close("features", out["features"], tiny_features(X0, seed), 1e-5,
-                     "(N, F): one flattened row of backbone features per image, in order")
+        # float32 features against float64 NumPy: compared to 1e-5 of the largest feature
+        # (a correct backbone run reaches 2.6e-7 over 4000 random cases; the plain relative
+        # error of a feature just above zero reached 2.2e-4 and failed 16 cases in 2000)
+        assert_close_to_scale("features", out["features"], tiny_features(X0, seed), 1e-5,
+                              "(N, F): one flattened row of backbone features per image, in order")
         assert_unchanged("X", X0, X)
         if out["input_modified"]:
             raise CheckFailed("extract_features modified the input tensor X; it must not")

@@ -317,7 +317,7 @@ def test_cnn_training_script_reaches_97_percent_on_the_private_test_split(tmp_pa
     with torch.no_grad():
         pred = model(torch.from_numpy(X)).argmax(dim=1).numpy()
     accuracy = float((pred == y).mean())
-    scores = cnn.predict_numpy(X, path=str(tmp_path / "model.safetensors"))
+    scores = _reference("cnn_tools").predict_numpy(X, path=str(tmp_path / "model.safetensors"))
     assert (scores.argmax(axis=1) == pred).all()
     print(f"\nCNN: {proc.stdout.strip().splitlines()[-1]}; private test accuracy "
           f"{accuracy:.4f} ({int((pred != y).sum())}/{len(y)} wrong); wall time {seconds:.1f} s")

@@ -69,7 +69,7 @@ def test_reference_cnn_scores_the_same_through_the_sandbox_as_in_process(tmp_pat
     sub = make_submission(tmp_path / "sub", models)
     result = score(sub, Q6, evalset)
     assert result.ok, result.message
-    local = InProcessStudent(sub).cnn
+    local = InProcessStudent(sub).cnn_tools
     x = np.ascontiguousarray(evalset.images[:, None, :, :], dtype=np.float32)
     preds = local.predict_numpy(x, path=str(sub / "model.safetensors")).argmax(axis=1)
     expected = float(np.mean(preds == evalset.labels))

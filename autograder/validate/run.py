@@ -206,9 +206,10 @@ def judge(g: Graded, assignment: config.Assignment, reference: Path) -> Verdict:
     verdict.collateral = [f"{q} -{lost[q]:g}" for q in lost if q != own and lost[q] > 1e-9]
     if own not in g.questions:
         verdict.ok, verdict.problem = False, f"question {own} is not graded by this assignment"
-    elif g.questions.keys() != set(assignment.ids):
+        return verdict
+    if g.questions.keys() != set(assignment.ids):   # a note only: survival is still judged
         verdict.collateral.append("graded: " + " ".join(sorted(g.questions, key=lambda q: int(q[1:]))))
-    elif lost.get(own, 0.0) <= 1e-9:
+    if lost.get(own, 0.0) <= 1e-9:
         verdict.ok, verdict.problem = False, "SURVIVED: its question kept full marks"
     else:
         outside = [q for q in lost if q not in allowed and lost[q] > 1e-9]

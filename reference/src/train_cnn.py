@@ -31,10 +31,12 @@ from torch import nn
 
 if __package__ in (None, ""):   # run as a file (python src/train_cnn.py): import as a package
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from src.cnn import MODEL_PATH, Net
+    from src.cnn import Net
+    from src.cnn_tools import MODEL_PATH
     from src.utils.data_utils import _datasets_dir
 else:
-    from .cnn import MODEL_PATH, Net
+    from .cnn import Net
+    from .cnn_tools import MODEL_PATH
     from .utils.data_utils import _datasets_dir
 
 EPOCHS = 40

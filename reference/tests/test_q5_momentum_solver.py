@@ -11,7 +11,7 @@ implementation. Run with ``pytest -s`` to see the numbers.
 import numpy as np
 import pytest
 
-from autograder.testkit import (CheckFailed, assert_close, assert_scalar_close, raises,
+from autograder.testkit import (CheckFailed, assert_close, assert_scalar_close, raises, self_check,
                                 to_array, to_scalar)
 
 pytestmark = pytest.mark.question("Q5")
@@ -202,7 +202,10 @@ def test_solver_without_patience_trains_all_epochs(student):
     _check_best_params_restored(solver, model, val)
 
 
+@self_check("the Solver's argument checks are given code, not the part Q5 asks for; a Solver "
+            "written from scratch may leave them out")
 def test_solver_rejects_invalid_patience(student):
+    """Self-check (no points): the given argument checks refuse patience=0."""
     model = student.fcnet.FullyConnectedNet([4], input_dim=2, num_classes=2, dtype=np.float64)
     data = {"X_train": X4, "y_train": 1 - Y_VAL, "X_val": X4, "y_val": Y_VAL}
     with raises("ValueError"):

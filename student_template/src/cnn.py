@@ -14,21 +14,16 @@ not needed).  Accuracy, macro-F1 and the confusion matrix are computed from the 
 So ``Net`` must do its own input normalisation (inside ``forward``) and must not depend on
 anything but its own parameters and buffers.  The configured data set is scikit-learn's digits:
 ``(N, 1, 8, 8)`` images, 10 classes.  (For CIFAR-10 it would be ``(N, 3, 32, 32)``.)
-"""
-import os
 
-import numpy as np
+Only ``Net`` is graded: loading a saved model and predicting with it is given code in
+``src/cnn_tools.py`` (the grader supplies its own copy), so this file may hold ``Net`` alone.
+"""
 import torch
 from torch import nn
 
 #: Input channels and number of classes of the configured data set (digits).
 IN_CHANNELS = 1
 NUM_CLASSES = 10
-
-#: Where ``train_cnn.py`` saves the model and where the grader looks for it: the submission
-#: root (the folder holding ``src/``).
-MODEL_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                          "model.safetensors")
 
 
 class Net(nn.Module):
@@ -49,49 +44,3 @@ class Net(nn.Module):
         """x: float32 ``(N, IN_CHANNELS, H, W)`` in [0, 1] -> logits ``(N, NUM_CLASSES)``."""
         # TODO: normalise x and compute the class scores
         raise NotImplementedError('TODO in src/cnn.py, forward(): normalise x and compute the class scores')
-
-
-def load_model(path=MODEL_PATH):
-    """A ``Net()`` with the weights saved at ``path``, in eval mode (given code).
-
-    ``path`` ending in ``.safetensors`` is read with ``safetensors.torch.load_file``; anything
-    else with ``torch.load(path, weights_only=True)`` (a ``state_dict``).
-    """
-    model = Net()
-    if str(path).endswith(".safetensors"):
-        from safetensors.torch import load_file
-        state = load_file(str(path))
-    else:
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    model.eval()
-    return model
-
-
-def predict_numpy(X, path=None, seed=0, batch_size=512):
-    """Class scores of ``Net`` for NumPy images, as NumPy (given code; the tests use it).
-
-    Inputs:
-      X: ``(N, IN_CHANNELS, H, W)`` array with values in [0, 1] (converted to float32;
-        not modified).
-      path: None for a freshly initialised ``Net()`` (built after ``torch.manual_seed(seed)``,
-        so repeated calls give the same network), or the path of a saved ``state_dict``
-        (see :func:`load_model`).
-
-    Returns:
-      scores: float32 ``(N, NUM_CLASSES)`` array: ``Net.forward`` in eval mode, without
-      gradients, in batches of ``batch_size``.
-    """
-    if path is None:
-        torch.manual_seed(seed)
-        model = Net()
-        model.eval()
-    else:
-        model = load_model(path)
-    x = torch.from_numpy(np.array(X, dtype=np.float32, copy=True))
-    outs = []
-    with torch.no_grad():
-        for start in range(0, x.shape[0], batch_size):
-            outs.append(model(x[start:start + batch_size]).float())
-    scores = torch.cat(outs) if outs else torch.zeros((0, NUM_CLASSES))
-    return scores.numpy()

@@ -1,0 +1,105 @@
+"""Issue #17: the numerical-guard tolerances, validate's survival check on question subsets,
+and the flake audit (``validate --flakes N``)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from autograder import config, paths, testkit
+from autograder.validate import catalogue, flakes, run
+
+KIT = paths.kit_root()
+
+
+# --- testkit: tolerances derived from the guard rule ----------------------------------------
+
+@pytest.mark.parametrize("eps", [1e-15, 1e-12, 1e-10])
+def test_log_guard_tol_accepts_every_guard_up_to_1e_10(eps):
+    rng = np.random.default_rng(17)
+    for _ in range(200):
+        p = 10.0 ** rng.uniform(-8.5, 0.0, size=int(rng.integers(1, 9)))
+        exact, guarded = np.sum(-np.log(p)), np.sum(-np.log(p + eps))
+        clipped = np.sum(-np.log(np.maximum(p, eps)))
+        tol = testkit.log_guard_tol(p)
+        assert testkit.rel_error(exact, guarded) <= tol / 2      # a margin of 2 at least
+        assert testkit.rel_error(exact, clipped) <= tol / 2
+
+
+def test_clipping_at_1e_7_is_far_outside_the_tolerance_at_tiny_probabilities():
+    """What the Q3/Q10 tiny-probability tests rely on (their inputs are p in [1e-8, 3e-8])."""
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        p = np.concatenate([rng.uniform(1e-8, 3e-8, size=2), rng.uniform(0.05, 0.9, size=4)])
+        assert testkit.clip_bug_error(p) > 10 * testkit.log_guard_tol(p, 1e-10)
+
+
+def test_scores_guard_tol_matches_log_guard_tol():
+    scores = np.array([[2.0, -1.0, 0.5], [0.0, 30.0, -3.0]])
+    y = np.array([0, 0])
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    p = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    assert testkit.scores_guard_tol(scores, y) == pytest.approx(testkit.log_guard_tol(p[[0, 1], y]))
+
+
+def test_guard_tol_accepts_a_denominator_epsilon():
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(6, 4)) * 50
+    e = np.exp(x - x.max(axis=1, keepdims=True))
+    exact, guarded = e / e.sum(axis=1, keepdims=True), e / (e.sum(axis=1, keepdims=True) + 1e-10)
+    assert testkit.rel_error(exact, guarded) <= testkit.guard_tol(1e-12) / 1.99   # margin 2
+
+
+def test_assert_array_refuses_a_list_that_converts():
+    with pytest.raises(testkit.CheckFailed, match="NumPy array"):
+        testkit.assert_array("out", [[1.0, 2.0]], (1, 2))
+    assert testkit.assert_array("out", np.ones((1, 2)), (1, 2)).shape == (1, 2)
+
+
+# --- validate: a mutant graded on a subset of questions is still judged ----------------------
+
+def test_a_surviving_mutant_is_reported_when_only_some_questions_are_graded():
+    """Positive control of the judge() fix: before it, a mutant graded on the questions that
+    import its file (the default) and losing 0 points was reported ok."""
+    assignment = config.load()
+    variant = catalogue.load(KIT / "mutants").by_id("TYPE1-list-n1")
+    questions = {"Q1": (5.0, 5.0), "Q2": (5.0, 5.0)}          # a subset: Q1 kept full marks
+    survived = run.judge(run.Graded("TYPE1-list-n1", "mutant", variant, questions, [], 1.0),
+                         assignment, paths.reference_dir(KIT))
+    assert not survived.ok and "SURVIVED" in survived.problem
+    killed = run.judge(run.Graded("TYPE1-list-n1", "mutant", variant,
+                                  {"Q1": (4.5, 5.0), "Q2": (5.0, 5.0)}, [], 1.0),
+                       assignment, paths.reference_dir(KIT))
+    assert killed.ok, killed.problem
+
+
+# --- the flake audit's report ------------------------------------------------------------------
+
+def test_flake_report_counts_failures_and_flags_slow_tests(tmp_path):
+    stats = {
+        "a::ok": flakes.TestStats("Q1", "a::ok", 10.0, runs=40, slowest_s=1.0),
+        "a::flaky": flakes.TestStats("Q1", "a::flaky", 10.0, runs=40, failures=1,
+                                     messages={"loss: relative error 2e-10": 1}, slowest_s=0.5),
+        "b::slow": flakes.TestStats("Q9", "b::slow", 10.0, runs=40, slowest_s=6.0,
+                                    slowest_in="reference flakes-3"),
+    }
+    status = flakes._report(stats, [], n=40, gradings=40, jobs=4, hog=False, elapsed=1.0,
+                            out_dir=tmp_path)
+    text = (tmp_path / "flakes.md").read_text()
+    assert status == 1
+    assert "| Q1 | 80 | 1 |" in text and "| Q9 | 40 | 0 | 6.00 s / 10 s" in text
+    assert "a::flaky" in text and "loss: relative error 2e-10 (x1)" in text
+    assert "b::slow" in text and "a::ok |" not in text.split("## tests that failed")[1]
+    ok = {"a::ok": stats["a::ok"]}
+    assert flakes._report(ok, [], n=1, gradings=1, jobs=1, hog=False, elapsed=1.0,
+                          out_dir=tmp_path) == 0
+    assert flakes._report(ok, ["reference flakes-1: timed out"], n=1, gradings=1, jobs=1,
+                          hog=False, elapsed=1.0, out_dir=tmp_path) == 1
+
+
+@pytest.mark.slow
+def test_flake_audit_ci_slice(tmp_path):
+    """A real, small audit: the reference on Q1 under 2 seeds, two gradings per core."""
+    status = flakes.audit(n=2, only=["Q1"], alternatives=False, out_dir=tmp_path)
+    text = (tmp_path / "flakes.md").read_text()
+    assert status == 0, text
+    assert "| Q1 |" in text and "failures: 0" in text
