@@ -3,7 +3,7 @@
 import pytest
 
 from autograder import config, paths
-from autograder.grading import grade, results
+from autograder.grading import results
 from autograder.grading.collector import Outcome
 
 KIT = paths.kit_root()
@@ -44,7 +44,7 @@ def test_build_results_question_maxima_and_full_marks_are_exact():
     assignment = config.load(KIT / "assignment.toml")
     q = assignment.questions[0]
     outcomes = [_outcome(q.id, i) for i in range(7)]
-    doc, scores = grade.build_results(assignment, outcomes, None, [], 1.0, [])
+    doc, scores = results.build_results(assignment, outcomes, None, [], 1.0, [])
     results.validate(doc)
     mine = [t for t in doc["tests"] if t["name"].startswith(q.id + " ")]
     assert len(mine) == 7
@@ -54,7 +54,7 @@ def test_build_results_question_maxima_and_full_marks_are_exact():
     # partial credit and failures: the question's score is the sum of what its tests show
     outcomes = [_outcome(q.id, 0, passed=False, partial=True, fraction=0.5)] + \
                [_outcome(q.id, i, passed=i % 2 == 0) for i in range(1, 7)]
-    doc, scores = grade.build_results(assignment, outcomes, None, [], 1.0, [])
+    doc, scores = results.build_results(assignment, outcomes, None, [], 1.0, [])
     mine = [t for t in doc["tests"] if t["name"].startswith(q.id + " ")]
     assert scores[0].score == round(sum(t["score"] for t in mine), 6)
     assert 0 < scores[0].score < q.points

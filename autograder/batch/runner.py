@@ -131,7 +131,8 @@ def _error_record(sub: submissions.Submission, backend: str, exc: BaseException)
             "status": "rejected" if isinstance(exc, (ValueError, OSError)) else "error",
             "reason": reason, "exit_code": None, "timed_out": False, "wall_s": 0.0,
             "results": gs_results.failure_results(
-                f"The submission could not be prepared: {reason}",
+                reason if isinstance(exc, (ValueError, OSError)) else f"the submission could not be "
+                f"prepared: {reason}",
                 status=gs_results.REJECTED if isinstance(exc, (ValueError, OSError)) else gs_results.FAILED),
             "log_tail": reason}
 

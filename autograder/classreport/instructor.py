@@ -26,7 +26,7 @@ KIND_ORDER = {"public": 0, "hidden": 1}
 
 def messages_of(tests: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Failed tests' messages keyed as ``results.json`` orders them: per question, public
-    tests first, then hidden, then the rest (the order of ``grade.build_results``)."""
+    tests first, then hidden, then the rest (the order of ``results.build_results``)."""
     by_q: dict[str, list[dict[str, Any]]] = {}
     for t in tests:
         if isinstance(t, dict):

@@ -28,21 +28,9 @@ from ..sandbox import devices
 from ..sandbox.client import SandboxFailure, Worker
 from ..sandbox.zygotes import Zygotes
 from . import intake, results, stopped, timings
+from .results import QuestionScore, build_results
 from .backend import SandboxBackend
 from .collector import Collector, Outcome
-
-
-@dataclasses.dataclass
-class QuestionScore:
-    id: str
-    title: str
-    score: float
-    max_score: float
-    bonus: bool
-    public_passed: int = 0
-    public_total: int = 0
-    hidden_passed: int = 0
-    hidden_total: int = 0
 
 
 @dataclasses.dataclass
@@ -130,131 +118,6 @@ def _run_pytest(test_paths: list[Path], kit: Path, collector: Collector, workdir
     return int(code), buf.getvalue()
 
 
-def _called(function: str, calls: list[str]) -> bool:
-    short = function.rsplit(".", 1)[-1]
-    return any(c == function or c.split(".")[0] == short for c in calls)
-
-
-def _failed_functions(assignment: Assignment, outcomes: list[Outcome]) -> dict[str, str]:
-    """function -> owning question id, for functions that failed one of their own tests."""
-    failed: dict[str, str] = {}
-    for q in assignment.questions:
-        for o in outcomes:
-            if o.question != q.id or o.passed:
-                continue
-            calls = o.report.calls if o.report else []
-            for fn in q.functions:
-                if _called(fn, calls):
-                    failed[fn] = q.id
-    return failed
-
-
-def _test_output(o: Outcome, index: int, total: int, show_stdout: bool, dependency: str) -> str:
-    lines = []
-    if o.kind == "model":
-        return o.message + (("\n" + dependency) if dependency and o.fraction < 1.0 else "")
-    if o.kind == "hidden":
-        lines.append(f"Hidden test {index} of {total} for this question: "
-                     f"{'passed' if o.passed else 'failed'}.")
-        if o.doc:
-            lines.append(f"What it checks: {o.doc}")
-    else:
-        lines.append(f"Public test {o.name}: {'passed' if o.passed else 'failed'}."
-                     + (" (A self-check: it carries no points.)" if o.weight == 0 else ""))
-        if o.doc:
-            lines.append(o.doc)
-    if not o.passed or o.fraction < 1.0:
-        if o.hide_errors:
-            lines.append(o.hide_errors)
-        elif o.message:
-            lines.append(("Hint: " if o.kind == "hidden" else "") + o.message)
-        if o.partial and 0.0 < o.fraction < 1.0:
-            lines.append(f"Partial credit: {o.fraction:.0%} of this test's points.")
-        if dependency:
-            lines.append(dependency)
-    if o.kind == "public" and o.trusted_output.strip():
-        lines.append(o.trusted_output.strip()[-3000:])
-    if show_stdout and o.report and o.report.output.strip():
-        lines.append("Your code printed:\n" + o.report.output.strip()[-4000:])
-    return "\n".join(lines)
-
-
-def build_results(assignment: Assignment, outcomes: list[Outcome], staged: intake.Staged | None,
-                  notes: list[str], seconds: float, extra_problems: list[str]) -> tuple[dict[str, Any], list[QuestionScore]]:
-    """The Gradescope document and the per-question scores."""
-    failed_fns = _failed_functions(assignment, outcomes)
-    tests: list[dict[str, Any]] = []
-    scores: list[QuestionScore] = []
-    for q in assignment.questions:
-        mine = [o for o in outcomes if o.question == q.id]
-        mine.sort(key=lambda o: {"public": 0, "hidden": 1}.get(o.kind, 2))
-        qs = QuestionScore(q.id, q.title, 0.0, q.points, q.bonus)
-        hidden = [o for o in mine if o.kind == "hidden"]
-        broken_deps = [f"{fn} ({failed_fns[fn]})" for fn in q.calls if fn in failed_fns]
-        dependency = ("Note: this question calls " + ", ".join(broken_deps) + ", which failed "
-                      "its own tests; the failures here may come from there — fix that first."
-                      ) if broken_deps else ""
-        if not mine:
-            tests.append({"name": f"{q.id} {q.title}", "number": str(q.number), "score": 0.0,
-                          "max_score": float(q.points), "status": "failed", "visibility": "visible",
-                          "output": "No tests were found for this question (an error in the "
-                                    "assignment's configuration); it was not graded."})
-        max_scores = results.apportion(q.points, [o.weight for o in mine])
-        for i, (o, max_score) in enumerate(zip(mine, max_scores), start=1):
-            score = round(max_score * (o.fraction if (o.passed or o.partial) else 0.0), 6)
-            qs.score += score
-            if o.kind == "public":
-                qs.public_total += 1
-                qs.public_passed += o.passed
-                name = f"{q.id} {q.title} · public · {o.name}"
-            elif o.kind == "model":
-                name = f"{q.id} {q.title} · {o.name}"
-            else:
-                qs.hidden_total += 1
-                qs.hidden_passed += o.passed
-                k = hidden.index(o) + 1
-                name = f"{q.id} {q.title} · hidden test {k} of {len(hidden)}"
-            index = hidden.index(o) + 1 if o.kind == "hidden" else i
-            tests.append({
-                "name": name + (" (bonus)" if q.bonus else ""),
-                "number": o.number or f"{q.number}.{i}",
-                "score": round(score, 6), "max_score": round(max_score, 6),
-                "status": "passed" if o.passed else "failed",
-                "visibility": o.visibility if o.visibility in ("visible", "hidden", "after_due_date", "after_published") else "visible",
-                "output": _test_output(o, index, len(hidden), assignment.show_stdout,
-                                       dependency if not o.passed else ""),
-                "extra_data": {"nodeid": o.nodeid, "question": q.id, "kind": o.kind,
-                               "seconds": o.timings(), **(o.extra_data or {})},
-            })
-        qs.score = round(qs.score, 6)
-        scores.append(qs)
-
-    total = sum(s.score for s in scores)
-    possible = sum(s.max_score for s in scores if not s.bonus)
-    bonus = sum(s.max_score for s in scores if s.bonus)
-    pub_p = sum(s.public_passed for s in scores)
-    pub_t = sum(s.public_total for s in scores)
-    hid_t = sum(s.hidden_total for s in scores)
-    hid_p = sum(s.hidden_passed for s in scores)
-    lines = [f"Score: {total:.2f} / {possible:g}" + (f" (+ up to {bonus:g} bonus)" if bonus else ""),
-             ("Public tests passed." if pub_p == pub_t else f"Public tests: {pub_p}/{pub_t} passed.")
-             + f" {hid_t} hidden tests graded ({hid_p} passed).", ""]
-    for s in scores:
-        lines.append(f"{s.id:>4} {s.score:6.2f}/{s.max_score:<5g} {s.title}"
-                     f"{' (bonus)' if s.bonus else ''} — public {s.public_passed}/{s.public_total}, "
-                     f"hidden {s.hidden_passed}/{s.hidden_total}")
-    if staged is not None and staged.notes:
-        lines += ["", "Submission: " + "; ".join(staged.notes) + "."]
-    problems = (staged.problems() if staged else []) + extra_problems
-    if problems:
-        lines += ["", "Problems with the submission:"] + [f"  - {p}" for p in problems]
-    if notes:
-        lines += ["", "Your code uses NumPy names removed since NumPy 1.20: " + ", ".join(notes)
-                  + ". The grader restored them so your code runs (ASSIGNMENT.md "
-                  "§\"Old NumPy code\"); update them, a current NumPy does not have them."]
-    doc = {"score": round(total, 6), "execution_time": round(seconds, 3), "output": "\n".join(lines),
-           "visibility": "visible", "stdout_visibility": "hidden", "tests": tests}
-    return doc, scores
 
 
 @dataclasses.dataclass(frozen=True)
@@ -370,8 +233,6 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             staged = intake.stage(Path(submission), workdir / "submission", expected, work=workdir)
         except intake.IntakeError as exc:
             doc = results.failure_results(str(exc), time.monotonic() - t0, status=results.REJECTED)
-            doc["output"] = f"The submission could not be accepted: {exc}"
-            doc["tests"][0]["name"] = "Submission could not be accepted"
             return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
         if layout.reference is not None:
             overlay_given(staged.root, layout.reference)
