@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["conv", "grading", "scoring", "batch"]
+BENCHES = ["conv", "grading", "zygotes", "scoring", "batch"]
 
 
 def main() -> int:
