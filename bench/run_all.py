@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["conv", "grading", "scoring", "batch", "classreport"]
+BENCHES = ["conv", "grading", "zygotes", "scoring", "batch", "classreport"]
 
 
 def main() -> int:
