@@ -40,6 +40,8 @@ class CheckFailed(AssertionError):
 
 def _describe(value: Any) -> str:
     kind = type(value).__name__
+    if kind == "RemoteObject":        # an object the worker kept (sandbox/remote.py): its own type
+        kind = str(object.__getattribute__(value, "_type"))
     if isinstance(value, np.ndarray):
         return f"an array of dtype {value.dtype} and shape {value.shape}"
     return f"a value of type {kind[:60]}"

@@ -172,7 +172,8 @@ CASES: list[Case] = [
          "    def __array__(self, *a, **k):\n        raise RuntimeError('never on the trusted side')\n"
          "    def __float__(self):\n        return 0.0\n    def __len__(self):\n        return 1\n"
          "def _attack(*a):\n    return _Liar()\n",
-         r"expected a numeric array|must return a tuple",
+         r"expected a numeric array|expected a NumPy array of shape \(\d+, \d+\), got a value of type "
+         r"\S*_Liar|must return a tuple",
          control="import numpy as np\nfrom src.layers import _attack\nprint('CONTROL-OK' if _attack() == np.zeros(3) else 'no')\n"),
     Case("ndarray_subclass",
          "import numpy as np\nclass _Sub(np.ndarray):\n    def __eq__(self, o):\n        return True\n"
