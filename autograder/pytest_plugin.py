@@ -4,8 +4,9 @@ Fixtures:
   ``student``  the submission's code (see :mod:`autograder.student`).  Under a plain
                ``pytest`` it is imported in-process from the folder holding ``src/``
                (``$DLKIT_SUBMISSION`` or pytest's rootdir).  When the grader runs the tests
-               it installs a sandboxed backend with :func:`install_backend`, and every test
-               gets a fresh isolated worker process instead.
+               it passes :class:`UseBackend` (a sandboxed backend) among ``pytest.main``'s
+               plugins, and every test gets a fresh isolated worker process instead; the
+               backend lives in that pytest session's ``config.stash``, nowhere else.
   ``case_rng`` a ``numpy.random.Generator`` for a test's random cases: fixed seeds under a
                plain ``pytest`` and in ``validate``; seeded by a hash of the submission's
                files, the assignment's salt and the test's id when grading (ASSIGNMENT.md
@@ -36,13 +37,24 @@ class Backend(Protocol):
     def seed_material(self) -> str: ...
 
 
-_BACKEND: Backend | None = None
+BACKEND_KEY = pytest.StashKey[Backend]()
 
 
-def install_backend(backend: Backend | None) -> None:
-    """Route the ``student`` fixture through ``backend`` (None: back to in-process)."""
-    global _BACKEND
-    _BACKEND = backend
+class UseBackend:
+    """A plugin object for ``pytest.main(args, plugins=[UseBackend(backend)])``: that session's
+    ``student`` fixture goes through ``backend`` and ``case_rng`` takes its seed material."""
+
+    def __init__(self, backend: Backend):
+        self.backend = backend
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[BACKEND_KEY] = self.backend
+
+
+def backend_of(config: pytest.Config) -> Backend | None:
+    """The backend of this pytest session, or None (a plain ``pytest``: in-process)."""
+    return config.stash.get(BACKEND_KEY, None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -63,16 +75,18 @@ def _submission_root(config: pytest.Config) -> Path:
 @pytest.fixture
 def student(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The submission's code: ``student.<module>.<function>(...)``."""
-    if _BACKEND is None:
+    backend = backend_of(request.config)
+    if backend is None:
         yield InProcessStudent(_submission_root(request.config))
         return
-    with _BACKEND.session(request.node) as session:
+    with backend.session(request.node) as session:
         yield session
 
 
 @pytest.fixture
 def case_rng(request: pytest.FixtureRequest) -> np.random.Generator:
     """Random cases: per-submission when grading, fixed otherwise (see module docstring)."""
-    material = _BACKEND.seed_material() if _BACKEND is not None else "fixed"
+    backend = backend_of(request.config)
+    material = backend.seed_material() if backend is not None else "fixed"
     digest = hashlib.sha256(f"{material}\0{request.node.nodeid}".encode()).digest()
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))

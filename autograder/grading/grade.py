@@ -104,7 +104,8 @@ def overlay_given(staged_root: Path, reference: Path) -> list[str]:
     return out
 
 
-def _run_pytest(test_paths: list[Path], kit: Path, collector: Collector, workdir: Path) -> tuple[int, str]:
+def _run_pytest(test_paths: list[Path], kit: Path, collector: Collector, workdir: Path,
+                backend: SandboxBackend) -> tuple[int, str]:
     ini = workdir / "pytest-grader.ini"
     ini.write_text("[pytest]\n")
     args = [*(str(p) for p in test_paths),
@@ -114,7 +115,7 @@ def _run_pytest(test_paths: list[Path], kit: Path, collector: Collector, workdir
             "-W", "ignore::DeprecationWarning", "-W", "ignore::RuntimeWarning"]
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        code = pytest.main(args, plugins=[collector])
+        code = pytest.main(args, plugins=[collector, pytest_plugin.UseBackend(backend)])
     return int(code), buf.getvalue()
 
 
@@ -276,11 +277,10 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             visible = worker_info["probe"].get("visible", [])
             if visible:
                 warnings.append("the worker could see: " + ", ".join(visible))
-            pytest_plugin.install_backend(SandboxBackend(worker, assignment, seed))
             mark = time.monotonic()
-            code, log = _run_pytest(test_paths, layout.root, collector, workdir)
+            code, log = _run_pytest(test_paths, layout.root, collector, workdir,
+                                    SandboxBackend(worker, assignment, seed))
             phases["tests"] = time.monotonic() - mark
-            pytest_plugin.install_backend(None)
             if stopsignals.received():     # pytest ended its session on the stop signal
                 raise KeyboardInterrupt(stopsignals.name(stopsignals.received()))
             if (models if models is not None else hidden) and any(q.model for q in assignment.questions):
@@ -295,7 +295,6 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                         model_worker.close()
                 phases["models"] = time.monotonic() - mark
         finally:
-            pytest_plugin.install_backend(None)
             worker_info["starts"] = worker.starts
             worker_info["start_seconds"] = worker.start_seconds
             if worker.late_visible:
