@@ -100,6 +100,10 @@ def container_limits(raw: dict[str, Any]) -> dict[str, Any]:
 
 @dataclasses.dataclass
 class JobSpec:
+    """One submission's grading job, as data only (it crosses to Dask workers): what to grade,
+    where, within which limits.  ``timeout_s`` is the whole job's wall-clock limit in seconds;
+    ``limits`` the container's memory/CPU/pids (``[container]`` of assignment.toml)."""
+
     id: str
     backend: str                               # "container" | "process"
     submitters: list[dict[str, str]]

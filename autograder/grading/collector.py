@@ -30,23 +30,41 @@ MESSAGE_CAP = 1500
 
 @dataclasses.dataclass
 class Outcome:
-    """One test's result."""
+    """One test's result, as the grader saw it (instructor-side: messages are not yet cut to
+    what a student may read; :func:`.results.build_results` does that)."""
 
+    #: pytest's node id (``hidden_tests/test_q1_linear_relu.py::test_x[2]``), or
+    #: ``Qn::saved-model`` for the model stage; never written to results.json
     nodeid: str
+    #: the question id (``"Q4"``) of the test's ``@pytest.mark.question``
     question: str
-    kind: str                  # "public" | "hidden"
+    #: ``"public"``, ``"hidden"`` or ``"model"`` (the saved-model stage)
+    kind: str
+    #: the test function's name with its parameters (what a public test is called)
     name: str
+    #: the test's docstring: what it checks, shown to students
     doc: str
+    #: relative weight within its question (``@weight``, default 1); 0: a self-check
     weight: float
+    #: Gradescope's test number when the test sets one, else None (numbered in order)
     number: str | None
+    #: Gradescope visibility of the test entry
     visibility: str
+    #: for ``@hide_errors`` tests, the fixed text shown instead of the failure message
     hide_errors: str | None
+    #: whether ``fraction`` between 0 and 1 earns that share of the points
     partial: bool
     passed: bool = False
-    fraction: float = 0.0      # score / weight
+    #: share of the test's points earned, 0..1
+    fraction: float = 0.0
+    #: the failure message (located: which function, which entry, which tolerance)
     message: str = ""
-    failure_kind: str = ""     # assertion | student | sandbox | error | skipped
+    #: why it failed: ``assertion`` | ``student`` (the code raised) | ``sandbox`` (timeout,
+    #: memory, crash) | ``error`` (the kit's test broke) | ``skipped``; "" when it passed
+    failure_kind: str = ""
+    #: what the test printed on the trusted side (public tests show it to the student)
     trusted_output: str = ""
+    #: the worker child's report: output, calls made, exit status, timings
     report: SessionReport | None = None
     duration: float = 0.0      # wall seconds of the test: setup + call + teardown
     extra_data: dict[str, Any] | None = None   # results.json's test "extra_data" (model tests: device)

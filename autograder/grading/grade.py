@@ -35,13 +35,23 @@ from .collector import Collector, Outcome
 
 @dataclasses.dataclass
 class GradeResult:
+    """What :func:`grade` returns (results.json is already written when ``out`` was given)."""
+
+    #: the results.json document (valid against Gradescope's schema)
     doc: dict[str, Any]
+    #: every test's outcome, saved-model stage included (instructor-side detail)
     outcomes: list[Outcome]
+    #: points per question, in the assignment's order
     questions: list[QuestionScore]
+    #: the staged submission (None when intake refused it)
     staged: intake.Staged | None
+    #: sandbox facts for the instructor: strategy, probe, starts, model worker, models
     worker: dict[str, Any]
+    #: wall seconds of the whole grading
     seconds: float
+    #: pytest's log of the run (and a traceback when the kit failed)
     log: str
+    #: instructor-only warnings (weaker sandbox, what the worker could see, a stop signal)
     warnings: list[str]
     #: wall seconds of the run's phases (:mod:`.timings`); the document's
     #: ``extra_data.timings`` holds them with the per-question totals

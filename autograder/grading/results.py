@@ -158,6 +158,10 @@ def write_results(doc: dict[str, Any], path: Path) -> Path:
 # ---------------------------------------------------------------------------- building it
 @dataclasses.dataclass
 class QuestionScore:
+    """One question's points in a grading: ``score`` of ``max_score`` (its ``points`` in
+    assignment.toml; a bonus question's points are not in the total possible), and how many
+    of its public and hidden tests passed."""
+
     id: str
     title: str
     score: float

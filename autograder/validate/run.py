@@ -54,6 +54,15 @@ class Graded:
 
 @dataclasses.dataclass
 class Verdict:
+    """validate's judgement of one graded variant (a mutant must lose points in its own
+    question; an alternative must keep every point).
+
+    ``ok``: the variant behaved as it must; ``problem``: why not.  ``lost``: points its own
+    question lost; ``caught_by``: the tests of that question that failed (``[public]``
+    marked); ``public_kills``: a public test caught it; ``raise_or_shape_only``: every catch
+    was an exception or a shape check (a weak kill); ``collateral``: other questions that lost
+    points (``"Q5 -2"``)."""
+
     graded: Graded
     ok: bool
     problem: str
