@@ -59,7 +59,12 @@ class SandboxFailure(BaseException):
     """
 
     def __init__(self, kind: str, message: str):
-        self.kind = kind            # timeout | crash | limit | protocol | worker
+        #: what went wrong: ``timeout`` (a time limit or what was left of a budget), ``limit``
+        #: (CPU time, memory, output or file size), ``crash`` (a signal or an exit), ``protocol``
+        #: (a malformed or oversized reply), ``import`` (a file whose import timed out in an
+        #: earlier test), ``budget`` (not run: a grading time budget was used up), ``worker``
+        #: (the sandboxed worker could not start or vanished: the grading machine's problem)
+        self.kind = kind
         self.message = message
         super().__init__(message)
 
