@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import copy
 import json
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -257,8 +259,43 @@ def load(path: Path | str | None = None, reference: Path | None = None) -> Assig
         data = tomllib.loads(path.read_text("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    if reference is None:
-        reference = paths.reference_dir(path.resolve().parent)
-        if not reference.is_dir():
-            reference = paths.reference_dir()
-    return parse(data, path, reference)
+    return parse(data, path, reference or _reference_beside(path))
+
+
+def _reference_beside(path: Path) -> Path:
+    reference = paths.reference_dir(Path(path).resolve().parent)
+    return reference if reference.is_dir() else paths.reference_dir()
+
+
+def restrict(assignment: Assignment, include: list[str] | tuple[str, ...],
+             reference: Path | None = None) -> Assignment:
+    """``assignment`` with only the questions ``include`` (as its ``[assignment] include``
+    would select them), validated like a file: an unknown id raises :class:`ConfigError`."""
+    data = copy.deepcopy(assignment.raw)
+    data["assignment"]["include"] = list(include)
+    return parse(data, assignment.path, reference or _reference_beside(assignment.path))
+
+
+_INCLUDE_LINE = re.compile(r"(?m)^(#\s*)?include\s*=.*$")
+
+
+def write_restricted(path: Path | str, include: list[str] | tuple[str, ...], dest: Path | str,
+                     reference: Path | None = None) -> Path:
+    """Write the assignment file ``path`` to ``dest`` with ``[assignment] include`` set to
+    ``include`` and every other line (comments too) kept; ``dest`` is validated (an unknown id
+    raises :class:`ConfigError`).  For commands that take an assignment file."""
+    text = Path(path).read_text("utf-8")
+    line = f"include = {json.dumps(list(include))}"
+    head, sep, rest = text.partition("[assignment]\n")
+    if not sep:
+        raise ConfigError(f"{path}: no [assignment] table; expected a file like the kit's "
+                          f"assignment.toml")
+    table_end = re.search(r"(?m)^\[", rest)
+    table, after = (rest[:table_end.start()], rest[table_end.start():]) if table_end else (rest, "")
+    if _INCLUDE_LINE.search(table):
+        table = _INCLUDE_LINE.sub(lambda m: line + "  # was: " + m.group(0).lstrip("# "), table, count=1)
+    else:
+        table = line + "\n" + table
+    Path(dest).write_text(head + sep + table + after, "utf-8")
+    load(dest, reference=reference or _reference_beside(Path(path)))
+    return Path(dest)

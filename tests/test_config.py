@@ -112,3 +112,21 @@ def test_check_config_verb(tmp_path):
     out = subprocess.run([sys.executable, "-m", "autograder", "check-config", str(bad)],
                          capture_output=True, text=True, cwd=KIT)
     assert out.returncode == 2 and "assignment.salt" in out.stderr
+
+
+def test_an_assignment_restricted_to_some_questions_in_memory_and_as_a_file(tmp_path):
+    full = config.load()
+    part = config.restrict(full, ["Q5", "Q13"])
+    assert part.ids == ["Q5", "Q13"] and full.ids[:2] == ["Q1", "Q2"]        # the original kept
+    with pytest.raises(config.ConfigError, match="Q99"):
+        config.restrict(full, ["Q1", "Q99"])
+    first = config.write_restricted(full.path, ["Q5", "Q13"], tmp_path / "a.toml")
+    assert config.load(first).ids == ["Q5", "Q13"]
+    # restricting a restricted file replaces its include (one key, not two) and keeps comments
+    second = config.write_restricted(first, ["Q2"], tmp_path / "b.toml")
+    text = second.read_text()
+    assert config.load(second).ids == ["Q2"]
+    assert sum(line.startswith("include =") for line in text.splitlines()) == 1
+    assert text.count("#") >= full.path.read_text().count("#")
+    with pytest.raises(config.ConfigError, match="Q99"):
+        config.write_restricted(full.path, ["Q99"], tmp_path / "c.toml")

@@ -26,10 +26,8 @@ ASSIGNMENT = config.load()
 
 
 def _subset(include: list[str], folder: Path) -> Path:
-    text = (KIT / "assignment.toml").read_text()
-    path = folder / f"subset-{'-'.join(include)}.toml"
-    path.write_text(text.replace("# include = ", f"include = {json.dumps(include)}  # ", 1))
-    return path
+    return config.write_restricted(KIT / "assignment.toml", include,
+                                   folder / f"subset-{'-'.join(include)}.toml")
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +143,7 @@ def test_syntax_error_costs_only_the_questions_that_import_the_file(tmp_path):
     shutil.copytree(paths.reference_dir(KIT) / "src", sub / "src", ignore=shutil.ignore_patterns("__pycache__"))
     with open(sub / "src" / "classifiers.py", "a") as f:
         f.write("\ndef broken(:\n    pass\n")
-    cfg = config.parse({**ASSIGNMENT.raw, "assignment": {**ASSIGNMENT.raw["assignment"], "include": ["Q1", "Q3"]}},
-                       ASSIGNMENT.path, paths.reference_dir(KIT))
+    cfg = config.restrict(ASSIGNMENT, ["Q1", "Q3"])
     out = tmp_path / "results.json"
     res = grading.grade(sub, assignment=cfg, out=out, fixed_seed=True)
     results.validate(json.loads(out.read_text()))

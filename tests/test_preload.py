@@ -3,8 +3,6 @@ so each test's child starts without paying torch's import; the child's memory li
 for what the test itself allocates."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
 
 import pytest
 
@@ -35,9 +33,7 @@ def allocate(mb):
 
 
 def _subset(*ids):
-    raw = json.loads(json.dumps(ASSIGNMENT.raw))
-    raw["assignment"] = {**raw["assignment"], "include": list(ids)}
-    return config.parse(raw, ASSIGNMENT.path, paths.reference_dir(KIT))
+    return config.restrict(ASSIGNMENT, ids)
 
 
 def test_torch_is_preloaded_exactly_for_the_questions_whose_code_imports_it():

@@ -21,14 +21,13 @@ import csv
 import dataclasses
 import multiprocessing
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from .. import config, paths, refmodels
 from . import catalogue
-from .run import _grade_dir, affected_questions, write_subset
+from .run import _grade_dir, affected_questions
 
 #: A test whose slowest run uses more than this fraction of its time limit is reported.
 SLOW_FRACTION = 0.5
@@ -96,7 +95,7 @@ def audit(assignment_path: Path | None = None, *, n: int, only: list[str] | None
         if include == tuple(assignment.ids):
             return assignment_path
         if include not in subsets:
-            subsets[include] = write_subset(assignment_path, list(include),
+            subsets[include] = config.write_restricted(assignment_path, list(include),
                                             work / f"subset-{len(subsets)}.toml")
         return subsets[include]
 

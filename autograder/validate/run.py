@@ -173,18 +173,6 @@ def affected_questions(assignment: config.Assignment, reference: Path, variant: 
     return out
 
 
-def write_subset(assignment_path: Path, include: list[str], dest: Path) -> Path:
-    """``assignment_path`` restricted to ``include`` (the ``include`` key, nothing else)."""
-    text = assignment_path.read_text("utf-8")
-    if "\n# include = " in text:
-        text = text.replace("\n# include = ", f"\ninclude = {json.dumps(include)}  # was: ", 1)
-    else:
-        text = text.replace("[assignment]\n", f"[assignment]\ninclude = {json.dumps(include)}\n", 1)
-    dest.write_text(text, "utf-8")
-    config.load(dest, reference=paths.reference_dir())
-    return dest
-
-
 def judge(g: Graded, assignment: config.Assignment, reference: Path) -> Verdict:
     if g.error:
         return Verdict(g, False, g.error)
@@ -321,7 +309,8 @@ def run(assignment_path: Path | None = None, *, only: list[str] | None = None, j
         folder = prepared(catalogue.materialise(reference, work / v.id, v))  # raises if a patch fails
         include = tuple(assignment.ids if strict else affected_questions(assignment, reference, v))
         if include not in subsets:
-            subsets[include] = write_subset(assignment_path, list(include), work / f"subset-{len(subsets)}.toml")
+            subsets[include] = config.write_restricted(assignment_path, list(include),
+                                                       work / f"subset-{len(subsets)}.toml")
         jobs_list.append((v.id, v.kind, folder, v, None, subsets[include]))
     t0 = time.monotonic()
     verdicts: list[Verdict] = []
