@@ -83,12 +83,7 @@ class RemoteCall:
         doc: dict[str, Any] = {"op": "call",
                                "args": [self.encode(a, blobs) for a in args],
                                "kwargs": self.encode(dict(kwargs), blobs) if kwargs else _empty_kwargs()}
-        if path is not None:
-            doc["path"] = path
-        else:
-            doc["handle"] = handle
-            if attr:
-                doc["attr"] = attr
+        doc.update(protocol.call_target(path, handle, attr))
         reply, reply_blobs = self._send(doc, blobs, where)
         try:
             value = self.decode(reply.get("value"), reply_blobs, where)
@@ -114,12 +109,7 @@ class RemoteCall:
                                "wrt": protocol.encode_value(wrt, blobs), "h": float(h),
                                "index": index,
                                "df": None if df is None else self.encode(df, blobs)}
-        if path is not None:
-            doc["path"] = path
-        else:
-            doc["handle"] = handle
-            if attr:
-                doc["attr"] = attr
+        doc.update(protocol.call_target(path, handle, attr))
         reply, reply_blobs = self._send(doc, blobs, where)
         try:
             return self.decode(reply.get("value"), reply_blobs, where)

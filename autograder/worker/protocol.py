@@ -56,6 +56,16 @@ MAX_DEPTH = 48
 ALLOWED_KINDS = "biufcUS"
 
 
+def call_target(path: str | None = None, handle: int | None = None,
+                attr: str | None = None) -> dict[str, Any]:
+    """The fields of a ``call`` or ``probe`` request naming what to call: a submission function
+    by dotted ``path`` (``"layers.linear_forward"``), or an object the worker keeps by
+    ``handle`` (itself, or its method ``attr``)."""
+    if path is not None:
+        return {"path": path}
+    return {"handle": handle, **({"attr": attr} if attr else {})}
+
+
 class ProtocolError(Exception):
     """A malformed, oversized or forbidden message; the text says which and why."""
 

@@ -186,14 +186,18 @@ class Server:
                 out.append(None)
         return out
 
+    def _target(self, doc: dict[str, Any]) -> tuple[Any, Any]:
+        """What a ``call``/``probe`` request names (:func:`protocol.call_target`): the callable,
+        and the kept object it belongs to (None for a submission function)."""
+        if "handle" in doc:
+            owner = self.handles[doc["handle"]]
+            return (getattr(owner, doc["attr"]) if doc.get("attr") else owner), owner
+        return self.resolve(doc["path"]), None
+
     def op_call(self, doc: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         args = protocol.decode_value(doc.get("args", []), blobs, self._special)
         kwargs = protocol.decode_value(doc.get("kwargs", {"$d": [], "k": "dict"}), blobs, self._special)
-        if "handle" in doc:
-            target = self.handles[doc["handle"]]
-            fn = getattr(target, doc["attr"]) if doc.get("attr") else target
-        else:
-            fn = self.resolve(doc["path"])
+        fn, _ = self._target(doc)
         arg_list = list(args)
         kw_names = list(kwargs)
         originals = arg_list + [kwargs[k] for k in kw_names]
@@ -209,12 +213,7 @@ class Server:
     def op_probe(self, doc: dict[str, Any], blobs: list[bytes]) -> tuple[dict[str, Any], list[bytes]]:
         args = protocol.decode_value(doc.get("args", []), blobs, self._special)
         kwargs = protocol.decode_value(doc.get("kwargs", {"$d": [], "k": "dict"}), blobs, self._special)
-        owner = None
-        if "handle" in doc:
-            owner = self.handles[doc["handle"]]
-            fn = getattr(owner, doc["attr"]) if doc.get("attr") else owner
-        else:
-            fn = self.resolve(doc["path"])
+        fn, owner = self._target(doc)
         wrt = protocol.decode_value(doc["wrt"], blobs)
         df = protocol.decode_value(doc["df"], blobs) if doc.get("df") is not None else None
         index = doc.get("index")
