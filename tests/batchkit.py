@@ -2,9 +2,9 @@
 submissions made from the reference."""
 from __future__ import annotations
 
-import json
 import re
 import shutil
+import tempfile
 from pathlib import Path
 
 from autograder import config, paths, refmodels
@@ -17,8 +17,12 @@ def subset_toml(path: Path, include: list[str], *, limits: dict[str, str] | None
                 container: dict[str, str] | None = None, text: str | None = None) -> Path:
     """The kit's assignment restricted to ``include``, with ``[limits]`` and ``[container]``
     values overridden (validated before it is returned)."""
-    text = text if text is not None else (KIT / "assignment.toml").read_text()
-    text = re.sub(r"^# include = .*$", f"include = {json.dumps(include)}", text, count=1, flags=re.M)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = KIT / "assignment.toml"
+        if text is not None:
+            source = Path(tmp) / "assignment.toml"
+            source.write_text(text)
+        text = config.write_restricted(source, include, path, reference=paths.reference_dir(KIT)).read_text()
     for table, values in (("limits", limits or {}), ("container", container or {})):
         head, sep, rest = text.partition(f"\n[{table}]")
         if not sep:

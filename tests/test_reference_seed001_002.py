@@ -10,13 +10,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import sys
 import time
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+
+from referencekit import reference_module
 
 from autograder import paths, template
 
@@ -28,15 +29,8 @@ TOY_LOSS = 1.3037878913298206
 
 
 def _reference(module: str) -> ModuleType:
-    """``reference/src/<module>.py`` imported as part of a privately named package."""
-    if _ALIAS not in sys.modules:
-        src = paths.reference_dir() / "src"
-        spec = importlib.util.spec_from_file_location(
-            _ALIAS, src / "__init__.py", submodule_search_locations=[str(src)])
-        package = importlib.util.module_from_spec(spec)
-        sys.modules[_ALIAS] = package
-        spec.loader.exec_module(package)
-    return importlib.import_module(f"{_ALIAS}.{module}")
+    """``reference/src/<module>.py`` under this file's private package name."""
+    return reference_module(module, _ALIAS)
 
 
 def _toy_net(tln: ModuleType):

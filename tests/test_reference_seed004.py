@@ -7,8 +7,6 @@ with another ``src`` (a template or a submission) imported elsewhere in the same
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import subprocess
 import sys
@@ -20,21 +18,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from referencekit import reference_module
+
 from autograder import paths
 
 _ALIAS = "_dlkit_reference_src_seed004"
 
 
 def _reference(module: str) -> ModuleType:
-    """``reference/src/<module>.py`` imported as part of a privately named package."""
-    if _ALIAS not in sys.modules:
-        src = paths.reference_dir() / "src"
-        spec = importlib.util.spec_from_file_location(
-            _ALIAS, src / "__init__.py", submodule_search_locations=[str(src)])
-        package = importlib.util.module_from_spec(spec)
-        sys.modules[_ALIAS] = package
-        spec.loader.exec_module(package)
-    return importlib.import_module(f"{_ALIAS}.{module}")
+    """``reference/src/<module>.py`` under this file's private package name."""
+    return reference_module(module, _ALIAS)
 
 
 @pytest.fixture(scope="module")
