@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from . import paths
+from .sandbox.launcher import STRATEGIES
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
@@ -226,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden-only", action="store_true", help="run only the hidden tests")
     p.add_argument("--fixed-seed", action="store_true",
                    help="fixed random cases instead of per-submission ones (validate, CI)")
-    p.add_argument("--sandbox", choices=["bwrap-root", "bwrap-user", "setpriv", "setpriv-nonet", "plain"],
+    p.add_argument("--sandbox", choices=list(STRATEGIES),
                    help="force an isolation strategy (default: the strongest available)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto",
                    help="where saved models run: CUDA when available (auto), or forced")
@@ -262,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("selftest", help="students: public tests through the sandbox + a scored preview")
     p.add_argument("folder", nargs="?", default=".", help="your assignment folder (default: .)")
-    p.add_argument("--sandbox", choices=["bwrap-root", "bwrap-user", "setpriv", "setpriv-nonet", "plain"])
+    p.add_argument("--sandbox", choices=list(STRATEGIES))
     p.set_defaults(func=_cmd_selftest)
 
     p = sub.add_parser("examples", help="write the example submissions as folders and zips")
