@@ -125,29 +125,12 @@ def _cmd_grade(args: argparse.Namespace) -> int:
                                     (result.doc.get("extra_data") or {}).get("timings") or {}))
     if args.log:
         print(result.log, file=sys.stderr)
-    if args.outcomes_json:
-        _write_outcomes(result, Path(args.outcomes_json))
+    if args.report_json:
+        grade.write_report_json(result, Path(args.report_json))
     if args.out:
         print(f"results written to {args.out}", file=sys.stderr)
     from .grading import results
     return 3 if results.run_status(result.doc) == results.FAILED else 0
-
-
-def _write_outcomes(result, path: Path) -> None:
-    """Per-test outcomes for `validate` (instructor-side; includes messages)."""
-    import json
-    from .grading import results
-    failed = results.run_status(result.doc) == results.FAILED
-    data = {
-        "ok": not failed,
-        "failure": result.doc["tests"][0]["output"] if failed else "",
-        "questions": [{"id": q.id, "score": q.score, "max_score": q.max_score} for q in result.questions],
-        "tests": [{"nodeid": o.nodeid, "question": o.question, "kind": o.kind, "name": o.name,
-                   "passed": o.passed, "fraction": o.fraction, "failure_kind": o.failure_kind,
-                   "message": o.message, "duration": o.duration} for o in result.outcomes],
-        "seconds": result.seconds, "worker": result.worker,
-    }
-    path.write_text(json.dumps(data, indent=1))
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -236,7 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log", action="store_true", help="print pytest's log to stderr")
     p.add_argument("--profile", action="store_true",
                    help="print the slowest tests and where their time went (and the run's phases)")
-    p.add_argument("--outcomes-json", metavar="PATH", help=argparse.SUPPRESS)
+    p.add_argument("--report-json", metavar="PATH",
+                   help="write the instructor's report.json (every test's outcome and full "
+                        "message, timings, sandbox facts) to PATH; what validate reads")
     p.add_argument("--seed", metavar="TEXT", help=argparse.SUPPRESS)   # validate: other random cases
     p.set_defaults(func=_cmd_grade)
 

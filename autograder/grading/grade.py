@@ -368,19 +368,37 @@ def _finish_stopped(assignment: Assignment, collector: Collector | None,
     return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings, phases)
 
 
-def _write_report(folder: Path, result: GradeResult) -> None:
-    """Instructor-only report: results, sandbox facts, model metrics, every failure message,
-    where the time went (:mod:`.timings`)."""
-    import json
-    folder.mkdir(parents=True, exist_ok=True)
+def report_doc(result: GradeResult) -> dict[str, Any]:
+    """The instructor's record of a grading, the one serialisation of its outcomes (written
+    as ``report.json`` by ``--report-dir`` and ``--report-json``; read by ``validate``, the
+    flake audit and the class report): the run's status and score, per-question points,
+    sandbox facts, where the time went (:mod:`.timings`) and, per test, its outcome with the
+    grader's full message, its seconds and what the student's code printed."""
     doc = result.doc
-    data = {"score": doc.get("score"), "worker": result.worker,
-            "timings": (doc.get("extra_data") or {}).get("timings"),
-            "tests": [{"nodeid": o.nodeid, "question": o.question, "kind": o.kind, "passed": o.passed,
-                       "fraction": o.fraction, "message": o.message, "seconds": o.timings(),
-                       "student_output": (o.report.output if o.report else "")[-2000:]}
-                      for o in result.outcomes]}
-    (folder / "report.json").write_text(json.dumps(data, indent=1, default=str))
+    status = results.run_status(doc)
+    return {
+        "score": doc.get("score"), "run_status": status, "ok": status != results.FAILED,
+        "failure": doc["tests"][0].get("output", "") if status == results.FAILED and doc.get("tests") else "",
+        "seconds": result.seconds,
+        "questions": [{"id": q.id, "score": q.score, "max_score": q.max_score} for q in result.questions],
+        "worker": result.worker,
+        "timings": (doc.get("extra_data") or {}).get("timings"),
+        "tests": [{"nodeid": o.nodeid, "question": o.question, "kind": o.kind, "name": o.name,
+                   "passed": o.passed, "fraction": o.fraction, "failure_kind": o.failure_kind,
+                   "message": o.message, "duration": o.duration, "seconds": o.timings(),
+                   "student_output": (o.report.output if o.report else "")[-2000:]}
+                  for o in result.outcomes]}
+
+
+def write_report_json(result: GradeResult, path: Path) -> Path:
+    """:func:`report_doc` of ``result`` written atomically to ``path``."""
+    import json
+    from .. import atomicfile
+    return atomicfile.write(path, json.dumps(report_doc(result), indent=1, default=str), mode=0o644)
+
+
+def _write_report(folder: Path, result: GradeResult) -> None:
+    write_report_json(result, Path(folder) / "report.json")
 
 
 def _finish(doc: dict[str, Any], out: Path | None, outcomes: list[Outcome], scores: list[QuestionScore],

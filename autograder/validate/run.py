@@ -76,9 +76,9 @@ class Verdict:
 def _grade_dir(folder: Path, assignment_path: Path, label: str, kind: str,
                variant: catalogue.Variant | None, timeout: float, seed: str | None = None) -> Graded:
     with tempfile.TemporaryDirectory(prefix="dlkit-validate-") as tmp:
-        out = Path(tmp) / "outcomes.json"
+        out = Path(tmp) / "report.json"
         cmd = [sys.executable, "-m", "autograder", "--assignment", str(assignment_path), "grade",
-               str(folder), "--outcomes-json", str(out)]
+               str(folder), "--report-json", str(out)]
         cmd += ["--seed", seed] if seed else ["--fixed-seed"]
         t0 = time.monotonic()
         try:
