@@ -6,6 +6,7 @@ broken example's failure group has the right count, links resolve, and sorting a
 work by clicking.  A failure keeps a screenshot in build/test-artifacts/."""
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -126,7 +127,7 @@ def test_student_page_in_a_browser(q3_batch):
         assert "What the student sees" in text and "Instructor only" in text
         assert STABLE_MESSAGE in text
         # a hidden test: what the student sees (its hint) beside the grader's full message
-        assert "Hidden test 4 of 8 for this question: failed." in text
+        assert re.search(r"Hidden test \d+ of \d+ for this question: failed\.", text), text[:3000]
         assert "the grader's full message:" in text
         _assert_links_resolve(page)
         heads = page.find("#shown thead th")
