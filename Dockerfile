@@ -89,17 +89,10 @@ COPY source /autograder/source
 # hidden tests, the reference, private labels, the salt in assignment.toml and the results
 # cannot be read by the worker uid.  Only the public data split is world-readable (the worker
 # loads it), reached through traverse-only (0711) folders that cannot be listed.
+# The rule lives in lock_secrets.sh (autograder/build_assets/), which Gradescope's setup.sh runs too.
 RUN install -m 0755 /autograder/source/run_autograder /autograder/run_autograder \
  && mkdir -p /autograder/submission /autograder/results \
- && chown -R root:root /autograder \
- && chmod -R u=rwX,go= /autograder \
- && chmod 0755 /autograder/run_autograder /autograder/source/run_autograder \
- && chmod 0711 /autograder /autograder/source /autograder/source/datasets \
- && for d in /autograder/source/datasets/*/; do \
-        chmod 0711 "$d"; \
-        if [ -d "$d/public" ]; then chmod -R a+rX "$d/public"; \
-        elif [ ! -d "$d/private" ]; then chmod -R a+rX "$d"; fi; \
-    done \
+ && sh /autograder/source/lock_secrets.sh /autograder \
  && AUTOGRADER_KIT_ROOT=/autograder/source /opt/venv/bin/python -m autograder check-config >/dev/null
 
 WORKDIR /autograder

@@ -40,6 +40,7 @@ import sys
 import tempfile
 import tomllib
 import zipfile
+from importlib import resources
 from pathlib import Path, PurePosixPath
 from typing import Any, Union
 
@@ -163,6 +164,7 @@ def grading_tree(kit: Path, assignment: config.Assignment, with_kit: bool = True
         tree["pyproject.toml"] = kit / "pyproject.toml"
         tree["README.md"] = (kit / "README.md") if (kit / "README.md").is_file() else b"# dl-autograder-kit\n"
         tree["setup.sh"] = setup_sh(assignment).encode()
+    tree["lock_secrets.sh"] = lock_secrets_sh()
     return tree
 
 
@@ -252,97 +254,32 @@ def requirements_txt(kit: Path, assignment: config.Assignment) -> str:
     return "\n".join(lines) + "\n"
 
 
-def setup_sh(assignment: config.Assignment) -> str:
-    """Gradescope's ``setup.sh``: runs once, as root, in /autograder/source on its Ubuntu image."""
-    torch = _needs_torch(assignment)
-    return f"""#!/usr/bin/env bash
-# Gradescope runs this once, as root, in /autograder/source when it builds the grading image
-# (Ubuntu).  It installs Python >= 3.11 (the kit uses tomllib), the kit and its dependencies
-# into /opt/venv (run_autograder uses /opt/venv/bin/python), and makes the secrets root-only
-# so the sandboxed worker (dropped to another uid) cannot read them.
-set -euxo pipefail
-export DEBIAN_FRONTEND=noninteractive
-cd "$(dirname "$0")"
-apt-get update
-apt-get install -y --no-install-recommends python3 python3-venv python3-pip util-linux ca-certificates
-PY=python3
-if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-    apt-get install -y --no-install-recommends python3.11 python3.11-venv
-    PY=python3.11
-fi
-"$PY" -m venv /opt/venv
-/opt/venv/bin/pip install --upgrade pip
-# CPU builds of torch (Gradescope has no GPU); the pins in pyproject.toml still apply.
-/opt/venv/bin/pip install --extra-index-url https://download.pytorch.org/whl/cpu "$PWD{'[torch]' if torch else ''}"
-/opt/venv/bin/python -m autograder check-config assignment.toml
+def _render(asset: str, **values: Any) -> str:
+    """``autograder/build_assets/<asset>`` (a Jinja2 template, package data) rendered."""
+    import jinja2
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                             autoescape=False)
+    env.filters["backticked"] = lambda text: f"`{text}`"
+    source = (resources.files("autograder") / "build_assets" / asset).read_text("utf-8")
+    return env.from_string(source).render(**values)
 
-# The secrets: root-only.  The public data split stays readable (the worker loads it).
-chown -R root:root /autograder/source
-chmod -R u=rwX,go= /autograder/source
-chmod 0711 /autograder /autograder/source /autograder/source/datasets
-for d in /autograder/source/datasets/*/; do
-    chmod 0711 "$d"
-    if [ -d "$d/public" ]; then chmod -R a+rX "$d/public"
-    elif [ ! -d "$d/private" ]; then chmod -R a+rX "$d"; fi
-done
-chmod 0755 /autograder/source/run_autograder /autograder/source/setup.sh
-"""
+
+def lock_secrets_sh() -> bytes:
+    """The root-only permissions of the grading files (``build_assets/lock_secrets.sh``): run by
+    Gradescope's ``setup.sh`` and by the grading image's Dockerfile."""
+    return (resources.files("autograder") / "build_assets" / "lock_secrets.sh").read_bytes()
+
+
+def setup_sh(assignment: config.Assignment) -> str:
+    """Gradescope's ``setup.sh``: runs once, as root, in /autograder/source on its Ubuntu image
+    (``build_assets/setup.sh.j2``)."""
+    return _render("setup.sh.j2", torch=_needs_torch(assignment))
 
 
 def handout_readme(assignment: config.Assignment) -> str:
-    rows = "\n".join(f"| {q.id} | {q.title} | {q.points:g}{' (bonus)' if q.bonus else ''} | "
-                     f"{', '.join(f'`{f}`' for f in q.files)} |" for q in assignment.questions)
-    models = [q for q in assignment.questions if q.model]
-    model_text = ""
-    if models:
-        model_text = ("\n## Saved models\n\nSome questions score a model you train and save "
-                      "(next to `src/`, not inside it):\n\n" + "\n".join(
-                          f"* {q.id}: " + ("`model.safetensors` (or `model.pt`) for `cnn.Net`"
-                                           if q.model.get("interface") == "torch"
-                                           else "`model.npz` + `model.json`, loaded by `src/test.py`")
-                          for q in models)
-                      + "\n\n`selftest` scores them on the PUBLIC validation split; the grader "
-                        "scores them on a private test split you never see.\n")
-    return f"""# {assignment.name}
-
-**Read [ASSIGNMENT.md](ASSIGNMENT.md)** (or open `ASSIGNMENT.html` in a browser: the same
-text with the maths typeset, usable offline): what each question asks, the contract of every
-function, how each question is graded and which alternatives are accepted.
-
-Fill in every function that raises `NotImplementedError` in `src/`; its docstring states the
-contract (shapes, dtypes, conventions) the tests rely on.
-
-## Setting up
-
-```sh
-python3 -m venv .venv && . .venv/bin/activate      # Python >= 3.11
-python -m pip install -r requirements.txt
-```
-
-## Testing your code
-
-```sh
-python -m pytest                      # the public tests (each stops after 120 s)
-python -m pytest tests/<one test file> -s          # one question, with its printed errors
-python -m autograder selftest         # the public tests through the grader's sandbox, scored
-```
-
-`selftest` runs exactly the public tests the grader runs, with points per question.  The
-grader also runs hidden tests (other shapes, random cases, edge cases), so passing the public
-tests is necessary, not sufficient.
-
-## Questions
-
-| id | question | points | files |
-|---|---|---|---|
-{rows}
-{model_text}
-## Submitting
-
-Upload your `src/` folder (a zip of this folder is fine: `datasets/`, `tests/` and
-`autograder/` are ignored) together with your saved model files.  Do not rename files or
-functions, and do not change function signatures.
-"""
+    """The handout's README.md (``build_assets/handout_README.md.j2``)."""
+    return _render("handout_README.md.j2", assignment=assignment,
+                   models=[q for q in assignment.questions if q.model])
 
 
 # ---------------------------------------------------------------------------- zips
@@ -351,7 +288,7 @@ def _bytes(member: Member) -> bytes:
 
 
 def _is_executable(name: str, member: Member) -> bool:
-    if name in ("run_autograder", "setup.sh"):
+    if name in ("run_autograder", "setup.sh", "lock_secrets.sh"):
         return True
     return isinstance(member, Path) and os.access(member, os.X_OK) and member.suffix in (".sh", "")
 

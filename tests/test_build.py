@@ -216,3 +216,38 @@ def test_unzipped_handout_runs_selftest(built, tmp_path):
     assert re.search(r"^\s*Q1\s+5\.00/5\b", proc.stdout, re.M), proc.stdout
     assert re.search(r"^\s*Q3\s+5\.00/5\b", proc.stdout, re.M), proc.stdout
     assert "public tests only" in proc.stdout
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="lock_secrets.sh changes owners: needs root (the image build and Gradescope's setup.sh run it as root)")
+def test_lock_secrets_leaves_only_the_public_split_readable(tmp_path):
+    """build_assets/lock_secrets.sh, the one home of the grading files' permissions (setup.sh
+    and the Dockerfile run it), on a Gradescope-shaped tree: a uid other than root can reach the
+    public split and nothing else."""
+    root = tmp_path / "autograder"
+    source = root / "source"
+    files = {"hidden_tests/test_q1.py": "x", "reference/src/layers.py": "x", "assignment.toml": "salt",
+             "datasets/digits/private/test_labels.npy": "y", "datasets/digits/public/val_x.npy": "v",
+             "datasets/notsplit/data.npy": "d", "run_autograder": "#!/bin/sh\n"}
+    for rel, text in files.items():
+        (source / rel).parent.mkdir(parents=True, exist_ok=True)
+        (source / rel).write_text(text)
+        os.chmod(source / rel, 0o666)
+    (root / "run_autograder").write_text("#!/bin/sh\n")
+    script = tmp_path / "lock_secrets.sh"
+    script.write_bytes(build.lock_secrets_sh())
+    subprocess.run(["sh", str(script), str(root)], check=True,
+                   env={"PATH": os.environ["PATH"], "AUTOGRADER_SOURCE": str(source)})
+
+    def others(path):                 # what a uid that is neither owner nor group may do
+        return stat.S_IMODE(path.stat().st_mode) & 0o007
+    for secret in ("hidden_tests/test_q1.py", "reference/src/layers.py", "assignment.toml",
+                   "datasets/digits/private/test_labels.npy"):
+        assert others(source / secret) == 0, secret
+    assert others(source / "datasets/digits/private") == 0
+    assert others(source / "datasets/digits/public/val_x.npy") & 0o4          # readable
+    assert others(source / "datasets/notsplit/data.npy") & 0o4                # no private split
+    for folder in (root, source, source / "datasets", source / "datasets/digits"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o711, folder            # traverse, no list
+    for exe in (root / "run_autograder", source / "run_autograder"):
+        assert stat.S_IMODE(exe.stat().st_mode) == 0o755, exe
+    assert all((source / rel).stat().st_uid == 0 for rel in files)
