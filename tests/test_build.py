@@ -1,7 +1,7 @@
 """``python -m autograder build``: the handout holds no secret, autograder.zip grades a
 submission through its own run_autograder, and the unzipped handout runs ``selftest``.
 
-The leak checks here are written independently of ``autograder.build.handout_leaks`` (which
+The leak checks here are written independently of ``autograder.leaks.handout_leaks`` (which
 the build runs itself): they read the handout zip back and compare it with the kit's
 secrets byte for byte and line for line.
 """
@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 
 from autograder import build, config, paths
+from autograder.packaging import leaks, trees
 from autograder.grading import results
 
 from batchkit import KIT, patched_submission, reference_submission, subset_toml
@@ -133,20 +134,20 @@ def test_handout_holds_no_hidden_test_solution_or_private_label(built):
 def test_the_leak_check_finds_planted_secrets(built):
     members = _members(built["handout.zip"])
     tree = dict(members)
-    assert build.handout_leaks(tree, KIT, ASSIGNMENT) == []
+    assert leaks.handout_leaks(tree, KIT, ASSIGNMENT) == []
     hidden = next((KIT / "hidden_tests").glob("test_q1*.py"))
     tree["tests/extra.py"] = hidden.read_bytes()
     tree["src/notes.py"] = b"# my notes\n    out = X.reshape(X.shape[0], -1) @ W + b\n"
     tree["data/y.npy"] = (KIT / "datasets/digits/private/test_labels.npy").read_bytes()
     tree["salt.txt"] = ASSIGNMENT.salt.encode()
-    problems = "\n".join(build.handout_leaks(tree, KIT, ASSIGNMENT))
+    problems = "\n".join(leaks.handout_leaks(tree, KIT, ASSIGNMENT))
     assert "tests/extra.py: identical to hidden_tests/" in problems
     assert "src/notes.py: holds 1 reference solution line" in problems
     assert "data/y.npy" in problems and "salt.txt: holds the grading salt" in problems
     # a solution quoted in a kit docstring is redacted, code is not touched
-    sol = build.solution_lines(KIT / "reference")
+    sol = leaks.solution_lines(KIT / "reference")
     src = b'def f():\n    """Example:\n\n    out = X.reshape(X.shape[0], -1) @ W + b\n    """\n    return 1\n'
-    redacted, count = build.redact_solution_text(src, sol)
+    redacted, count = leaks.redact_solution_text(src, sol)
     assert count == 1 and b"@ W + b" not in redacted and b"return 1" in redacted
 
 
@@ -234,7 +235,7 @@ def test_lock_secrets_leaves_only_the_public_split_readable(tmp_path):
         os.chmod(source / rel, 0o666)
     (root / "run_autograder").write_text("#!/bin/sh\n")
     script = tmp_path / "lock_secrets.sh"
-    script.write_bytes(build.lock_secrets_sh())
+    script.write_bytes(trees.lock_secrets_sh())
     subprocess.run(["sh", str(script), str(root)], check=True,
                    env={"PATH": os.environ["PATH"], "AUTOGRADER_SOURCE": str(source)})
 

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import build, cli, config, handout
+from autograder import cli, config, handout
+from autograder.packaging import leaks, trees
 
 from batchkit import KIT, subset_toml
 
@@ -44,7 +45,7 @@ def full_html(full_md) -> str:
 
 @pytest.fixture(scope="module")
 def full_tree() -> dict:
-    return build.handout_tree(KIT, ASSIGNMENT)
+    return trees.handout_tree(KIT, ASSIGNMENT)
 
 
 def _sections(markdown: str) -> dict[str, str]:
@@ -159,7 +160,7 @@ def test_questions_deleted_from_a_copy_of_the_file_are_left_out_too(tmp_path):
     (tmp_path / "short.toml").write_text(text[: text.index("[questions.Q7]")])
     short = config.load(tmp_path / "short.toml")
     assert [q.id for q in short.questions] == ["Q1", "Q2", "Q3", "Q4", "Q5", "Q6"]
-    tree = build.handout_tree(KIT, short)          # raises BuildError on a dangling citation
+    tree = trees.handout_tree(KIT, short)          # raises BuildError on a dangling citation
     md = tree[handout.DOCUMENT_MD].decode("utf-8")
     left = md.split(f"## {handout.LEFT_OUT}")[1]
     for n in range(7, 15):
@@ -190,7 +191,7 @@ def test_every_citation_in_the_kit_resolves_in_the_full_document(full_md):
     # the kit does cite sections: student template, public test, worker, grader, hidden tests
     names = {n for n, _ in cited}
     for must in ("student_template/src/conv_layers.py", "student_template/tests/test_q4_fcnet.py",
-                 "autograder/worker/serve.py", "autograder/grading/grade.py"):
+                 "autograder/worker/serve.py", "autograder/grading/results.py"):
         assert must in names, f"{must} cites no section any more: update this test"
     assert len(cited) >= 30
     assert handout.dangling(files, full_md) == []
@@ -216,15 +217,15 @@ def test_a_dangling_citation_is_caught_even_split_across_python_literals(full_md
 def test_no_file_of_the_handout_cites_a_section_or_file_it_lacks(include, tmp_path, full_tree):
     assignment = (ASSIGNMENT if include is None
                   else config.load(subset_toml(tmp_path / "subset.toml", include)))
-    tree = full_tree if include is None else build.handout_tree(KIT, assignment)
+    tree = full_tree if include is None else trees.handout_tree(KIT, assignment)
     files = _text_files(tree)
     md = files[handout.DOCUMENT_MD]
     assert handout.DOCUMENT_HTML in tree
     assert handout.dangling(files, md) == []
     # ... and the build checks the same (it refuses a handout that cites a missing section)
     planted = dict(tree, **{"src/notes.py": b'"""See ' + b"ASSIGNMENT" + b'.md \xc2\xa7Q4 \'Nope\'."""\n'})
-    assert build.dangling_citations(tree) == []
-    assert [p.split(":")[0] for p in build.dangling_citations(planted)] == ["src/notes.py"]
+    assert trees.dangling_citations(tree) == []
+    assert [p.split(":")[0] for p in trees.dangling_citations(planted)] == ["src/notes.py"]
     # the code files the document, the README, the template and the public tests name are
     # in the handout (the kit's package, which quotes examples, is not checked)
     assert _missing_files(files, tree) == []
@@ -250,10 +251,10 @@ def test_a_missing_file_is_caught():
 
 # ---------------------------------------------------------------------------- leaks
 def test_the_document_leaks_nothing_and_a_planted_secret_is_found(full_md, full_html, full_tree):
-    sol_lines = build.solution_lines(KIT / "reference")
-    assert build.document_leaks(handout.DOCUMENT_HTML, full_html, KIT, ASSIGNMENT, sol_lines) == []
+    sol_lines = leaks.solution_lines(KIT / "reference")
+    assert leaks.document_leaks(handout.DOCUMENT_HTML, full_html, KIT, ASSIGNMENT, sol_lines) == []
     sol = sorted(sol_lines, key=len)[-1]
-    hidden = sorted(build.hidden_test_lines(KIT), key=len)[-1]
+    hidden = sorted(leaks.hidden_test_lines(KIT), key=len)[-1]
     # planted as a student would read it: wrapped into prose, and in the page HTML-escaped
     # and split by markup
     words = sol.split()
@@ -263,15 +264,15 @@ def test_the_document_leaks_nothing_and_a_planted_secret_is_found(full_md, full_
     page = full_html.replace("</body>", f"<p><code>{html.escape(words[0])}</code> "
                                         f"<em>{html.escape(' '.join(words[1:]))}</em></p>"
                                         f"<pre>{html.escape(hidden)}</pre></body>")
-    problems = "\n".join(build.document_leaks(handout.DOCUMENT_MD, md, KIT, ASSIGNMENT, sol_lines))
+    problems = "\n".join(leaks.document_leaks(handout.DOCUMENT_MD, md, KIT, ASSIGNMENT, sol_lines))
     assert "1 reference solution line" in problems and "1 hidden test line" in problems
     assert "instructor-only path" in problems and "grading salt" in problems
-    problems = "\n".join(build.document_leaks(handout.DOCUMENT_HTML, page, KIT, ASSIGNMENT, sol_lines))
+    problems = "\n".join(leaks.document_leaks(handout.DOCUMENT_HTML, page, KIT, ASSIGNMENT, sol_lines))
     assert "1 reference solution line" in problems and "1 hidden test line" in problems
     # the build's own scan reads the document too: of the whole handout, only the planted
     # lines are reported (so the real ASSIGNMENT.md, and everything else, is clean)
     tree = dict(full_tree, **{handout.DOCUMENT_MD: md.encode("utf-8")})
-    problems = build.handout_leaks(tree, KIT, ASSIGNMENT)
+    problems = leaks.handout_leaks(tree, KIT, ASSIGNMENT)
     assert problems and all(p.startswith("ASSIGNMENT.md: ") for p in problems), problems
     assert any(p.startswith("ASSIGNMENT.md: holds 1 hidden test line") for p in problems)
 
