@@ -11,8 +11,9 @@ import pytest
 
 from autograder import paths
 from autograder.config import Limits
-from autograder.sandbox import client
-from autograder.sandbox.client import SandboxFailure, Worker, importing_from, refuses_import
+from autograder.sandbox import imports
+from autograder.sandbox.client import SandboxFailure, Worker
+from autograder.sandbox.imports import importing_from, refuses_import
 from autograder.sandbox.remote import RemoteStudent
 from autograder.student import StudentError
 
@@ -82,7 +83,7 @@ def test_a_hanging_import_costs_one_timeout_then_its_importers_fail_at_once(work
 
 
 def test_control_without_the_refusal_every_importer_waits_again(worker, monkeypatch):
-    monkeypatch.setattr(client, "refuses_import", lambda given, allowed: False)
+    monkeypatch.setattr(imports, "refuses_import", lambda given, allowed: False)
     _call(worker, "hangs.f")
     exc, took = _call(worker, "uses_hangs.g")
     assert isinstance(exc, SandboxFailure) and took >= LIMIT_S - 0.1

@@ -35,22 +35,11 @@ from typing import Any
 
 from ..config import Limits
 from ..worker import protocol
-from . import devices, launcher
+from . import devices, imports, launcher
 
 WORKER_PACKAGE = Path(__file__).resolve().parent.parent / "worker"
 WORKER_MODULE = "dlkit_worker"
 START_TIMEOUT_S = 60.0
-#: A file whose import did not finish in ``s`` seconds is refused in later tests that allow it
-#: at most ``IMPORT_RETRY_FACTOR * s + IMPORT_RETRY_SLACK_S`` seconds; a test allowing more
-#: tries again (a slow but finite import is not refused because a shorter test ran first).
-IMPORT_RETRY_FACTOR = 1.1
-IMPORT_RETRY_SLACK_S = 0.5
-#: The type name the worker reports for a refused import (worker/imports.py: ImportTimedOut).
-IMPORT_REFUSED = "ImportTimedOut"
-_SLOW_IMPORT_HINT = ("code at the top level of a module runs whenever it is imported: move slow "
-                     "work into functions, or under `if __name__ == \"__main__\":`")
-
-
 class SandboxFailure(BaseException):
     """A test's student code timed out, crashed, ran out of a limit or broke the protocol.
 
@@ -150,34 +139,6 @@ class _OutputDrain(threading.Thread):
         return out
 
 
-def refuses_import(given_s: float, allowed_s: float) -> bool:
-    """True when an import that did not finish in ``given_s`` seconds is not worth retrying in
-    a test that allows ``allowed_s`` seconds."""
-    return allowed_s <= IMPORT_RETRY_FACTOR * given_s + IMPORT_RETRY_SLACK_S
-
-
-def importing_from(status: dict[str, Any] | None) -> list[tuple[float, str]]:
-    """The (monotonic start, relative path) of the submission files a dead child was still
-    importing, outermost first, from the zygote's ``end`` reply.  The text comes from the
-    sandbox: anything malformed is dropped."""
-    text = status.get("importing") if isinstance(status, dict) else None
-    if not isinstance(text, str):
-        return []
-    out = []
-    for line in text[:8192].splitlines()[-32:]:
-        start, _, rel = line.partition(" ")
-        try:
-            when = float(start)
-        except ValueError:
-            continue
-        parts = rel.split("/")
-        if (not rel or len(rel) > 200 or rel.startswith("/") or ".." in parts
-                or not rel.isprintable() or when != when):
-            continue
-        out.append((when, rel))
-    return out
-
-
 def _describe_death(status: dict[str, Any] | None, limits: Limits, where: str) -> tuple[str, str]:
     """(kind, message) for a child that died during a call."""
     if not status:
@@ -219,7 +180,7 @@ class Session:
         #: files whose import timed out in an earlier test for at least as long as this test
         #: allows: its child refuses them (path -> seconds that import was given)
         self.refused_imports = {rel: given for rel, given in worker.hung_imports.items()
-                                if refuses_import(given, self.budget)}
+                                if imports.refuses_import(given, self.budget)}
         self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_fd, write_fd = os.pipe()
         began = time.monotonic()
@@ -287,7 +248,7 @@ class Session:
                 self._die("limit", f"printed more than {self.limits.max_output_mb} MB during {where}; "
                                    f"the limit is {self.limits.max_output_mb} MB of output per test", status)
             kind, message = _describe_death(status, self.limits, where)
-            importing = importing_from(status)
+            importing = imports.importing_from(status)
             if importing:
                 message += f" while importing {importing[-1][1]}"
             self._die(kind, message, status)
@@ -307,38 +268,16 @@ class Session:
 
     def _hung_import(self, status: dict[str, Any] | None, now: float, limit: float,
                      capped: bool) -> str:
-        """For a child that timed out while importing a submission file: record the file on
-        the worker with the seconds its import was given, and the message's tail (``capped``:
-        a grading time budget, not the test's own limit, cut the import short)."""
-        importing = importing_from(status)
-        if not importing:
-            return ""
-        began, rel = importing[-1]
-        given = now - began
-        given = min(given, limit) if given >= 0.0 else limit   # a forged page, a clock that disagrees
-        self.worker.hung_imports[rel] = max(given, self.worker.hung_imports.get(rel, 0.0))
-        if capped:
-            return (f" while importing {rel}; later tests that allow the import no more than "
-                    f"{given:.3g} s fail at once")
-        return (f" while importing {rel}: its top-level code did not finish; later tests that "
-                f"import it fail at once instead of waiting again ({_SLOW_IMPORT_HINT})")
+        return imports.record_hung_import(status, now, limit, capped, self.worker.hung_imports)
 
     def _check_refused_import(self, reply: dict[str, Any], where: str) -> None:
         """A request failed because the child refused a file this side told it to refuse:
         the test fails with the earlier timeout, told from the grader's own record."""
-        err = reply.get("error") or {}
-        if not isinstance(err, dict) or err.get("type") != IMPORT_REFUSED:
+        message = imports.refused_import_message(reply, where, self.refused_imports,
+                                                 self.cap_reason, self.initial_budget)
+        if message is None:
             return
-        rel = str(err.get("message", ""))
-        if rel not in self.refused_imports:
-            rel = sorted(self.refused_imports)[0]
-        given = self.refused_imports[rel]
-        hint = (f" ({_SLOW_IMPORT_HINT})" if not self.cap_reason else
-                f" (what is left of {self.cap_reason})")
-        failure = SandboxFailure(
-            "import", f"not run: importing {rel} timed out after {given:.3g} s in an earlier test, "
-                      f"and this test allows it no longer ({self.initial_budget:.3g} s); {where} "
-                      f"needs it{hint}")
+        failure = SandboxFailure("import", message)
         self.dead = failure
         self.report.failure = failure.message
         raise failure
