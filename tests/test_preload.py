@@ -1,8 +1,9 @@
-"""The worker's zygote imports torch once when the graded questions use it (grade.preload_modules),
-so each test's child starts without paying torch's import; the child's memory limit still holds
-for what the test itself allocates."""
+"""The torch questions' zygote imports torch once (grade.preload_by_question, sandbox/zygotes.py),
+so each of their tests' children starts without paying torch's import; the child's memory limit
+still holds for what the test itself allocates; the NumPy questions fork from a plain zygote."""
 from __future__ import annotations
 
+from types import SimpleNamespace
 
 import pytest
 
@@ -80,8 +81,9 @@ def test_the_child_finds_torch_imported_and_its_memory_limit_still_holds(preload
 class _FakeWorker:
     """Records what a Zygotes asks of a worker; ``fail_starts`` starts fail first."""
 
-    def __init__(self, preload, log, fail_starts=0):
+    def __init__(self, preload, log, fail_starts=0, sweep="pidns"):
         self.preload, self.log, self.fail_starts = preload, log, fail_starts
+        self.strategy = SimpleNamespace(name="bwrap-root" if sweep == "pidns" else "setpriv", sweep=sweep)
         self.starts, self.start_seconds, self.ready, self.closed = 0, [], {}, False
 
     def start(self):
@@ -120,3 +122,17 @@ def test_numpy_questions_fork_from_the_plain_zygote_and_torch_starts_once_on_fir
     assert z.late_visible == ["/secret"]                               # reported by grade
     z.close()
     assert z.plain.closed and heavy.closed
+
+
+def test_where_the_sandbox_sweeps_by_uid_every_question_forks_from_the_plain_zygote():
+    """setpriv (the grading container) ends each test by killing every process of the worker's
+    uid: a second zygote of the same uid would be killed by the first one's sweep (seen in the
+    container batch: 'the worker stopped answering').  There the torch questions use the plain
+    zygote, whose children import torch themselves."""
+    from autograder.sandbox.zygotes import Zygotes
+    log = []
+    z = Zygotes(lambda preload: _FakeWorker(preload, log, sweep="uid"), {"Q1": [], "Q6": ["torch"]})
+    z.start()
+    assert not z.can_split
+    assert z.for_question("Q6") is z.plain and z.for_question("Q1") is z.plain
+    assert log == [("start", ())]                                      # no second zygote

@@ -10,6 +10,12 @@ zygote that has exactly what its code imports.
 
 The heavy zygote starts on first use: a run in which no torch question calls into student code
 never pays for it.
+
+Two zygotes need isolation strategies that sweep stray processes by pid namespace (bubblewrap).
+Where the sweep is by uid (``setpriv`` in the grading container, ``plain``), a zygote ending a
+test kills every other process of the worker's uid, the other zygote included; there every
+question forks from the plain zygote and the torch questions' children import torch
+themselves, as before the split.
 """
 from __future__ import annotations
 
@@ -45,7 +51,7 @@ class Zygotes:
     def for_question(self, qid: str | None) -> Worker:
         """The worker whose zygote has what ``qid``'s code imports, started if need be."""
         mods = self.preloads(qid)
-        if not mods:
+        if not mods or not self.can_split:
             return self.plain
         worker = self._heavy.get(mods)
         if worker is None:
@@ -56,6 +62,12 @@ class Zygotes:
             self._heavy[mods] = worker
             self.late_visible += worker.ready.get("probe", {}).get("visible", [])
         return worker
+
+    @property
+    def can_split(self) -> bool:
+        """Whether a second zygote can live beside the plain one: its strategy's sweep of stray
+        processes stays inside its own pid namespace (decided once the plain one started)."""
+        return getattr(self.plain.strategy, "sweep", "uid") == "pidns"
 
     def session(self, limits: Limits | None = None, label: str = "", cap_s: float | None = None,
                 cap_reason: str = "", *, question: str | None = None) -> Session:
