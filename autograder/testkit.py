@@ -30,7 +30,10 @@ __all__ = [
     "assert_unchanged", "numerical_gradient", "numerical_gradient_array",
     "numerical_param_gradients", "assert_param_gradients", "numerical_gradient_of", "raises",
     "trusted_function", "StudentError", "CheckFailed", "GUARD", "CLIP_BUG", "guard_tol",
-    "log_guard_tol", "scores_guard_tol", "clip_bug_error", "assert_array",
+    "log_guard_tol", "scores_guard_tol", "scores_guard_gradient", "clip_bug_error",
+    "softmax_guard_slack",
+    "logistic_log_p_true", "logistic_guard_tol", "assert_loss_within_guard",
+    "assert_array",
 ]
 
 
@@ -64,6 +67,16 @@ def guard_tol(base: float) -> float:
     return max(float(base), GUARD)
 
 
+def softmax_guard_slack(n: int) -> float:
+    """Absolute allowance per entry of a mean softmax cross-entropy's gradient over ``n``
+    examples, ``(p - onehot) / n``, for an epsilon of at most :data:`GUARD` in the softmax's
+    denominator: it moves each probability by at most ``GUARD * p <= GUARD``, so each entry by
+    at most ``GUARD / n``; returns twice that (a margin of 2).  Relative tolerances cannot
+    accept it where an entry is exactly 0 (a saturated row's ``1 - 1``).  Pass it as ``slack``
+    to :func:`assert_close`."""
+    return 2.0 * GUARD / max(int(n), 1)
+
+
 def log_guard_tol(p_true: Any, base: float = 1e-12) -> float:
     """Relative tolerance for a cross-entropy ``-sum(log p)`` (or its mean) over the true-class
     probabilities ``p_true`` that accepts every guard up to :data:`GUARD`.
@@ -89,6 +102,79 @@ def scores_guard_tol(scores: Any, y: Any, base: float = 1e-12) -> float:
     log_p = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
     labels = np.asarray(y).astype(np.int64).ravel()
     return log_guard_tol(np.exp(log_p[np.arange(len(labels)), labels]), base)
+
+
+def scores_guard_gradient(scores_of: Callable[[dict[str, np.ndarray]], Any],
+                          params: dict[str, Any], y: Any, h: float = 1e-5) -> dict[str, np.ndarray]:
+    """What the largest accepted guard can do to a softmax cross-entropy's GRADIENT, per entry.
+
+    ``scores_of(params)`` computes the class scores (N, C) on the trusted side; ``y`` holds the
+    labels.  The guard ``log(p + GUARD)`` moves the mean loss by
+    ``-mean(log1p(GUARD / p_true))``; a student who guards the loss but differentiates the
+    unguarded formula (the usual habit) therefore sees the centred differences of their own loss
+    differ from their analytic gradient by the gradient of that shift: about
+    ``GUARD / p_true`` times each example's gradient, so ``4e-10`` on an entry of ``1e-3`` of
+    the handout's two-layer net (a relative ``2e-8``, above its check of ``1e-8``).  Returns,
+    for each parameter, twice the absolute value of that gradient (a margin of 2), computed by
+    centred differences of the shift itself (a smooth function of about ``1e-10``: the
+    differences are exact to ~1e-20); pass it as ``slack`` to :func:`assert_close`.
+    """
+    labels = np.asarray(y).astype(np.int64).ravel()
+
+    def shift(p: dict[str, np.ndarray]) -> float:
+        s = np.asarray(scores_of(p), dtype=np.float64)
+        s = s - s.max(axis=1, keepdims=True)
+        log_p = s - np.log(np.exp(s).sum(axis=1, keepdims=True))
+        p_true = np.exp(log_p[np.arange(len(labels)), labels])
+        return float(-np.mean(np.log1p(GUARD / p_true)))
+
+    base = {k: np.array(to_array(v, k), dtype=np.float64) for k, v in params.items()}
+    out = {}
+    for name in base:
+        def f(value: np.ndarray, name: str = name) -> float:
+            return shift({**base, name: value})
+        out[name] = 2.0 * np.abs(numerical_gradient(f, base[name].copy(), h))
+    return out
+
+
+def logistic_log_p_true(a: Any, t: Any) -> np.ndarray:
+    """``log p(t | a)`` of logistic regression, stably: ``log sigmoid(a)`` where ``t == 1`` and
+    ``log(1 - sigmoid(a)) = log sigmoid(-a)`` where ``t == 0`` (finite for any ``a``)."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    sign = np.where(np.asarray(t).ravel() == 1, 1.0, -1.0)
+    return -np.logaddexp(0.0, -sign * a)
+
+
+def logistic_guard_tol(a: Any, t: Any, base: float = 1e-12) -> float:
+    """:func:`log_guard_tol` for logistic regression's NLL at activations ``a = X @ w`` and
+    targets ``t`` in {0, 1}: for inputs where no ``p(t | a)`` underflows (|a| below ~700)."""
+    return log_guard_tol(np.exp(logistic_log_p_true(a, t)), base)
+
+
+def assert_loss_within_guard(name: str, actual: Any, log_p_true: Any, tol: float = 1e-12) -> float:
+    """Assert a mean cross-entropy ``-mean(log p)`` where some ``p`` are beyond any guard.
+
+    ``log_p_true`` holds the log-probabilities of the true classes (computed stably on the
+    trusted side; they may be -800).  The exact loss is the largest value a correct
+    implementation returns; every accepted guard (``log(p + eps)`` with ``eps <= GUARD``, or
+    clipping ``p`` from below at ``GUARD`` or less) only lowers terms, and the lowest is
+    ``-mean(log(p + GUARD))``.  So the value must lie in ``[lowest, exact]`` (widened by ``tol``
+    relative): ``NaN``/infinity (``log(0)``) fails, and so does :data:`CLIP_BUG`, which caps a
+    term at ``16.1`` where the lowest accepted value is ``23.0``.  Returns the value."""
+    lp = np.asarray(log_p_true, dtype=np.float64).ravel()
+    exact = float(-np.mean(lp))
+    lowest = float(-np.mean(np.logaddexp(lp, np.log(GUARD))))
+    value = to_scalar(actual, name)
+    if not math.isfinite(value):
+        raise CheckFailed(f"{name} is {value!r}; expected a finite number (compute the log of a "
+                          f"probability that rounds to 0 in a stable form)")
+    margin = tol * max(1.0, abs(exact), abs(lowest))
+    if value > exact + margin:
+        raise CheckFailed(f"{name}: {value!r} is larger than the exact loss")
+    if value < lowest - margin:
+        raise CheckFailed(f"{name}: {value!r} is smaller than the exact loss by more than a "
+                          f"guard of {GUARD:g} inside the log can explain")
+    return value
 
 
 def clip_bug_error(p_true: Any) -> float:
@@ -162,13 +248,17 @@ def _located(err: np.ndarray) -> str:
     return f"at index {tuple(int(i) for i in idx)}" if err.ndim else ""
 
 
-def assert_close(name: str, actual: Any, expected: Any, tol: float, what: str = "") -> float:
+def assert_close(name: str, actual: Any, expected: Any, tol: float, what: str = "",
+                 slack: Any = None) -> float:
     """Assert ``actual`` matches ``expected`` (trusted) to relative error ``tol``.
 
     Shapes first, then non-finite values, then the maximum relative error and its index.
-    Returns the relative error (for printing the way the handouts do).
+    ``slack`` (an array of ``expected``'s shape, or a number) is an absolute allowance per
+    entry that is taken off each difference first: what a difference the contract accepts can
+    leave (e.g. :func:`scores_guard_gradient`).  Returns the relative error (for printing the
+    way the handouts do).
     """
-    return _assert_close(name, actual, expected, tol, what, 1e-8)
+    return _assert_close(name, actual, expected, tol, what, 1e-8, slack)
 
 
 #: :func:`assert_close_to_numerical` compares an entry smaller than this fraction of the
@@ -213,7 +303,7 @@ def assert_close_to_scale(name: str, actual: Any, expected: Any, tol: float,
 
 
 def _assert_close(name: str, actual: Any, expected: Any, tol: float, what: str,
-                  denominator_floor: float) -> float:
+                  denominator_floor: float, slack: Any = None) -> float:
     exp = to_array(expected, f"expected {name}")
     act = assert_shape(name, actual, exp.shape, what or "the shape the contract specifies")
     bad = ~np.isfinite(act) & np.isfinite(exp)
@@ -224,8 +314,10 @@ def _assert_close(name: str, actual: Any, expected: Any, tol: float, what: str,
     if act.size == 0:
         return 0.0
     both_inf = np.isinf(exp) & (act == exp)
-    err = np.where(both_inf, 0.0,
-                   np.abs(act - exp) / np.maximum(denominator_floor, np.abs(act) + np.abs(exp)))
+    diff = np.abs(act - exp)
+    if slack is not None:
+        diff = np.maximum(0.0, diff - np.broadcast_to(np.asarray(slack, dtype=np.float64), diff.shape))
+    err = np.where(both_inf, 0.0, diff / np.maximum(denominator_floor, np.abs(act) + np.abs(exp)))
     err = np.where(np.isnan(err), np.inf, err)
     worst = float(np.max(err))
     if not worst <= tol:

@@ -15,7 +15,7 @@ import pytest
 from gradescope_utils.autograder_utils.decorators import weight
 
 from autograder.testkit import (CheckFailed, assert_close, assert_close_to_numerical,
-                                assert_scalar_close, assert_shape, assert_unchanged,
+                                assert_scalar_close, assert_shape, assert_unchanged, clip_bug_error,
                                 numerical_gradient, scores_guard_tol, to_array, to_scalar)
 
 pytestmark = pytest.mark.question("Q7")
@@ -121,6 +121,43 @@ def test_regularisation_term_scales_with_reg(student, ref, case_rng):
 
 
 # ------------------------------------------------------------------------------ gradients
+@weight(1)
+def test_loss_exact_at_a_tiny_true_class_probability(student, ref, case_rng):
+    """The loss stays exact when one example's true class has probability 1e-8..3e-8.
+
+    ASSIGNMENT.md "Numerical guards": an epsilon of at most 1e-10 inside the log moves that
+    example's term by at most log(1.01), within the tolerance derived here; clipping the
+    probabilities at 1e-7 caps it at 16.1 (from about 17.7), which fails.  The output layer is
+    scaled until example 0's least likely class reaches that probability (the scores scale with
+    W2 and b2); the other examples' labels are their most likely classes.  The test asserts that
+    its inputs keep the two apart."""
+    params, X, _ = _case(case_rng)
+    base = _ref_net(ref, params).loss(X)
+    target = case_rng.uniform(1e-8, 3e-8)
+
+    def least_probability(alpha):
+        s = alpha * base[0]
+        return float(np.exp(np.min(s) - np.max(s)) / np.sum(np.exp(s - np.max(s))))
+
+    lo, hi = 0.0, 1.0
+    while least_probability(hi) > target:
+        hi *= 2.0
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if least_probability(mid) > target else (lo, mid)
+    params = dict(params, W2=hi * params["W2"], b2=hi * params["b2"])
+    scores = _ref_net(ref, params).loss(X)
+    y = np.argmax(scores, axis=1)
+    y[0] = int(np.argmin(scores[0]))
+    tol = scores_guard_tol(scores, y, TOL_VALUE)
+    shifted = scores - scores.max(axis=1, keepdims=True)
+    p_true = np.exp(shifted[np.arange(len(y)), y]) / np.exp(shifted).sum(axis=1)
+    assert clip_bug_error(p_true) > 10 * tol, "test inputs do not separate guards from clipping"
+    loss, _ = _loss_and_grads(_net(student, params).loss(X.copy(), y, reg=0.0))
+    assert_scalar_close("loss (one example at a true-class probability of about 2e-8)", loss,
+                        _ref_net(ref, params).loss(X, y, reg=0.0)[0], tol)
+
+
 @weight(3)
 @pytest.mark.parametrize("reg", [0.0, 0.7])
 def test_gradients_match_reference_and_numerical_gradient(student, ref, case_rng, reg):

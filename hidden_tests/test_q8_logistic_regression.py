@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import weight
 
-# softmax tolerances accept an epsilon of at most 1e-10 in the denominator (ASSIGNMENT.md
-# "Numerical guards"; testkit.guard_tol)
-from autograder.testkit import (CheckFailed, assert_close, assert_scalar_close, assert_shape, guard_tol,
-                                assert_unchanged, to_array, to_scalar)
+# softmax tolerances accept an epsilon of at most 1e-10 in the denominator, NLL tolerances one
+# inside the log (ASSIGNMENT.md "Numerical guards"; testkit.guard_tol, logistic_guard_tol)
+from autograder.testkit import (CheckFailed, assert_close, assert_loss_within_guard,
+                                assert_scalar_close, assert_shape, assert_unchanged, clip_bug_error,
+                                guard_tol, logistic_guard_tol, logistic_log_p_true, to_array,
+                                to_scalar)
 
 pytestmark = pytest.mark.question("Q8")
 
@@ -32,6 +34,22 @@ def _problem(rng, N=None, D=3, scale=1.0):
         t[0] = 1 - t[0]
     w0 = 0.3 * rng.normal(size=D)
     return X, t, w0
+
+
+def _nll_tol(ws, X, t, base=1e-10):
+    """Relative tolerance of the NLLs of weights ``ws``: at least ``base``, and at least what an
+    epsilon of 1e-10 inside the log can change (ASSIGNMENT.md "Numerical guards")."""
+    return max([base] + [logistic_guard_tol(X @ np.asarray(w, dtype=np.float64), t, base)
+                         for w in ws])
+
+
+def _gd_weights(ref, X, t, w0, eta, steps):
+    """The reference's w_0 .. w_{steps-1} (the weights whose NLLs gradient descent records)."""
+    ws = [np.asarray(w0, dtype=np.float64)]
+    for _ in range(steps - 1):
+        ws.append(ref.logistic_regression.gradient_descent(X, t, ws[-1].copy(), eta, max_iter=1,
+                                                           tol=0.0)[0])
+    return ws
 
 
 def _gd_result(result, name="gradient_descent"):
@@ -100,25 +118,50 @@ def test_negative_log_likelihood_matches_reference(student, ref, case_rng):
     X0, t0, w0 = X.copy(), t.copy(), w.copy()
     nll = student.logistic_regression.negative_log_likelihood(w, X, t)
     assert_scalar_close("negative_log_likelihood", nll,
-                        ref.logistic_regression.negative_log_likelihood(w0, X0, t0), 1e-12)
+                        ref.logistic_regression.negative_log_likelihood(w0, X0, t0),
+                        logistic_guard_tol(X0 @ w0, t0, 1e-12))
     for name, before, after in (("w", w0, w), ("X", X0, X), ("t", t0, t)):
         assert_unchanged(name, before, after)
 
 
 @weight(2)
 @pytest.mark.parametrize("magnitude", [40.0, 800.0])
-def test_negative_log_likelihood_exact_when_sigmoid_saturates(student, ref, case_rng,
-                                                              magnitude):
-    """negative_log_likelihood stays finite and exact when sigmoid(a) rounds to 0 or 1."""
+def test_negative_log_likelihood_finite_when_sigmoid_saturates(student, ref, case_rng,
+                                                               magnitude):
+    """negative_log_likelihood stays finite when sigmoid(a) rounds to 0 or 1, and lies between
+    what the largest accepted guard gives (an epsilon of 1e-10 inside the log, or clipping at
+    1e-10: each such term about 23.0) and the exact value (each about |a|); clipping at 1e-7
+    (16.1) is below that range."""
     N = 6
     sign = np.array([1.0, -1.0, 1.0, -1.0, 1.0, -1.0])
     X = np.column_stack([sign * magnitude * case_rng.uniform(1.0, 1.5, size=N),
                          0.5 * case_rng.normal(size=N)])
     w = np.array([1.0, 0.3])
     t = np.array([1, 0, 0, 1, 1, 1])              # right, right, wrong, wrong, right, wrong
-    nll = student.logistic_regression.negative_log_likelihood(w, X, t)
-    assert_scalar_close("negative_log_likelihood (|a| about %g)" % magnitude, nll,
-                        ref.logistic_regression.negative_log_likelihood(w, X, t), 1e-12)
+    nll = student.logistic_regression.negative_log_likelihood(w.copy(), X.copy(), t.copy())
+    assert_loss_within_guard("negative_log_likelihood (|a| about %g)" % magnitude, nll,
+                             logistic_log_p_true(X @ w, t))
+
+
+@weight(1)
+def test_negative_log_likelihood_exact_at_tiny_probabilities(student, ref, case_rng):
+    """At p(t | a) of 1e-8..3e-8 for two examples the NLL is exact: an epsilon of at most 1e-10
+    inside the log moves such a term by at most log(1.01), within the tolerance derived here;
+    clipping the probabilities at 1e-7 caps it (by at least log 3.3), which fails.  The test
+    asserts that its inputs keep the two apart."""
+    X, t, w = _problem(case_rng, D=2)
+    w[0] = 1.0
+    a = X @ w
+    for n in case_rng.choice(len(t), size=2, replace=False):
+        p = case_rng.uniform(1e-8, 3e-8)
+        target = np.log((1.0 - p) / p) * (1.0 if t[n] == 0 else -1.0)   # p(t_n | a_n) == p
+        X[n, 0] += (target - a[n]) / w[0]
+    log_p = logistic_log_p_true(X @ w, t)
+    tol = logistic_guard_tol(X @ w, t, 1e-12)
+    assert clip_bug_error(np.exp(log_p)) > 10 * tol, "test inputs do not separate guards from clipping"
+    nll = student.logistic_regression.negative_log_likelihood(w.copy(), X.copy(), t.copy())
+    assert_scalar_close("negative_log_likelihood (two examples at p about 2e-8)", nll,
+                        ref.logistic_regression.negative_log_likelihood(w, X, t), tol)
 
 
 # ------------------------------------------------------------------------------ gradient descent
@@ -136,7 +179,8 @@ def test_gradient_descent_matches_reference_steps(student, ref, case_rng):
     if history.shape != (steps,):
         raise CheckFailed("nll_history has %d entries after max_iter=%d steps with tol=0; "
                           "expected one per step" % (history.size, steps))
-    assert_close("nll_history", history, e_hist, 1e-10)
+    assert_close("nll_history", history, e_hist,
+                 _nll_tol(_gd_weights(ref, X, t, w0_before, eta, steps), X, t))
     assert_close("w (after max_iter steps)", w, e_w, 1e-10)
     assert_unchanged("w0", w0_before, w0)
 
@@ -172,7 +216,8 @@ def test_gradient_descent_stops_at_first_small_change(student, ref, case_rng, st
         raise CheckFailed("nll_history has %d entries; the NLL change first drops below tol "
                           "after step %d, so %d entries are expected (every recorded NLL, the "
                           "last one included)" % (history.size, k, k + 1))
-    assert_close("nll_history", history, full[:k + 1], 1e-10)
+    assert_close("nll_history", history, full[:k + 1],
+                 _nll_tol(_gd_weights(ref, X, t, w0, eta, k + 1), X, t))
     with_update, _ = ref.logistic_regression.gradient_descent(X, t, w0, eta, max_iter=k + 1,
                                                               tol=0.0)
     without, _ = ref.logistic_regression.gradient_descent(X, t, w0, eta, max_iter=k, tol=0.0)
@@ -235,8 +280,9 @@ def test_sgd_uses_a_fresh_permutation_every_epoch(student, ref, case_rng):
     nll = ref.logistic_regression.negative_log_likelihood
     start = np.array([nll(w, X, t) for w in ws[:-1]])
     end = np.array([nll(w, X, t) for w in ws[1:]])
-    if not (np.allclose(history, start, rtol=1e-10, atol=0)
-            or np.allclose(history, end, rtol=1e-10, atol=0)):
+    rtol = _nll_tol(ws, X, t)
+    if not (np.allclose(history, start, rtol=rtol, atol=0)
+            or np.allclose(history, end, rtol=rtol, atol=0)):
         raise CheckFailed("nll_history must hold the NLL on all the data of the weights at the "
                           "start of each epoch (or at its end)")
 

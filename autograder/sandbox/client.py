@@ -456,11 +456,14 @@ class Worker:
         if self.wire_tap is not None:
             self.wire_tap(json.dumps(config).encode())
             self.wire_tap(json.dumps(env).encode())
+        silent = ""
         try:
             parent.send(json.dumps(config).encode())
             data = parent.recv(1 << 20)
-        except (socket.timeout, OSError):
-            data = b""
+        except socket.timeout:
+            data, silent = b"", f"no answer within {START_TIMEOUT_S:g} s"
+        except OSError as exc:
+            data, silent = b"", f"its control socket failed: {exc}"
         ready: dict[str, Any] = {}
         if data:
             try:
@@ -472,11 +475,16 @@ class Worker:
         probe = ready.get("probe")
         uid = probe.get("uid") if isinstance(probe, dict) else None
         if not ready.get("ready") or (strategy.drops_uid and uid != self.uid):
+            code = self.proc.poll()
             err = self._kill_proc()
             parent.close()
             self.ctrl = None
+            if code is not None:
+                silent = (f"it was killed by signal {-code} before answering" if code < 0
+                          else f"it exited with status {code} before answering")
             why = (f"it runs as uid {uid}, not the worker uid {self.uid}" if ready.get("ready")
-                   else err[-2000:])
+                   else err[-2000:].strip() or silent or "it closed its control socket "
+                                                          "without answering")
             raise SandboxFailure("worker", f"the sandboxed worker did not start "
                                            f"({strategy.name}): {why}")
         self.ready = ready
