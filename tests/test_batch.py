@@ -27,7 +27,7 @@ from autograder import config
 from autograder.batch import container, jobs, outputs, runner, slots, submissions
 from autograder.grading import results
 
-from batchkit import KIT, patched_submission, reference_submission, subset_toml, template_submission
+from tests.kits.batchkit import KIT, patched_submission, reference_submission, subset_toml, template_submission
 
 PY = sys.executable
 METADATA = """submission_1001:

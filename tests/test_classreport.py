@@ -19,8 +19,7 @@ from autograder.classreport import analysis, write_report
 from autograder.classreport.instructor import from_grader_report, messages_of, read_grader_report
 from autograder.classreport.messages import failure_message, pattern
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classreportkit import graded_test, record, synthetic_class, write_batch  # noqa: E402
+from tests.kits.classreportkit import graded_test, record, synthetic_class, write_batch
 
 KIT = Path(__file__).resolve().parents[1]
 

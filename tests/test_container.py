@@ -31,7 +31,7 @@ from autograder import config, examples
 from autograder.batch import container as ctr
 from autograder.batch import runner
 
-from batchkit import KIT, patched_submission, reference_submission, subset_toml
+from tests.kits.batchkit import KIT, patched_submission, reference_submission, subset_toml
 
 PODMAN = shutil.which("podman")
 PODMAN_CMD = ["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs"]
