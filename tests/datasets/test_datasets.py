@@ -18,7 +18,7 @@ import pytest
 from autograder import datasets as ds
 from autograder.datasets import DatasetError, cifar10, fer2013, fixtures, nist36
 
-KIT = Path(__file__).resolve().parents[1]
+KIT = Path(__file__).resolve().parents[2]
 
 
 def _reference_data_utils():

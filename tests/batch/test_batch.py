@@ -4,7 +4,7 @@ stop the others, container-backend bookkeeping against a stand-in engine, GPU pa
 and the Dask scale-out through a real scheduler and two workers on loopback.
 
 Everything here uses the process backend (no container engine needed) and small assignment
-subsets with short limits; tests/test_container.py grades in real containers.
+subsets with short limits; tests/batch/test_container.py grades in real containers.
 """
 from __future__ import annotations
 
