@@ -27,7 +27,7 @@ demo: setup system-deps
 	$(PY) -m autograder demo
 
 # Two steps: the suite (every test but the grading image's), then the grading image built from
-# the Dockerfile WITH torch and a batch graded in containers (tests/test_container.py; it skips
+# the Dockerfile WITH torch and a batch graded in containers (tests/batch/test_container.py; it skips
 # only where podman cannot run).  pytest's exit code 5 (no tests collected) fails either step.
 test: setup system-deps
 	$(PY) -m pytest -m "not podman"

@@ -30,13 +30,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from autograder import config  # noqa: E402
 from autograder.batch import container as ctr  # noqa: E402
 from autograder.batch import runner  # noqa: E402
 
-from batchkit import reference_submission, subset_toml  # noqa: E402
+from tests.kits.batchkit import reference_submission, subset_toml  # noqa: E402
 
 
 def _bare_container_seconds(url: str, image: str, runs: int = 5) -> float:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_classreport.py [--n 300] [--small 30] [--repeats 2] [--no-browser]
                                                 [--out JSON]
 
-Writes a synthetic batch folder of ``--n`` records (tests/classreportkit.py: Q1-Q3 with 4
+Writes a synthetic batch folder of ``--n`` records (tests/kits/classreportkit.py: Q1-Q3 with 4
 public and 8 hidden tests each, a saved model with per-class F1 and a 10x10 confusion matrix,
 per-test timings, a few timeouts and rejections) and one of ``--small`` records, then builds
 each report ``--repeats`` times in ABBA order (small, large, large, small, ...) with the kit's
@@ -31,12 +31,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 from autograder import config  # noqa: E402
 from autograder.classreport import write_report  # noqa: E402
 
-from classreportkit import synthetic_class, write_batch  # noqa: E402
+from tests.kits.classreportkit import synthetic_class, write_batch  # noqa: E402
 
 GOAL_S = 10.0
 
@@ -51,11 +50,11 @@ def _build(folder: Path, assignment, cpu: list[float]) -> float:
 
 
 def _browser(index: Path) -> dict:
-    from browserkit import browser_unavailable
+    from tests.kits.browserkit import browser_unavailable
     why = browser_unavailable()
     if why:
         return {"skipped": why}
-    from browserkit import open_page
+    from tests.kits.browserkit import open_page
     with open_page(index, name="bench-classreport") as page:
         nav = page.run_js("const t = performance.getEntriesByType('navigation')[0];"
                           "return {dom: t.domContentLoadedEventEnd, load: t.loadEventEnd};")

@@ -3,7 +3,7 @@
 #   bubblewrap  the process backend's namespace sandbox (no network, private /tmp, hidden secrets)
 #   podman runc debootstrap  the grading image and `batch --backend container`
 #   chromium chromium-driver  a real headless browser for the HTML tests (student document,
-#                             class report; tests/browserkit.py)
+#                             class report; tests/kits/browserkit.py)
 # Runs only as root on a Debian/Ubuntu machine; elsewhere it says what is missing and
 # why, and the kit falls back (see README "Security"): it never fails the caller.
 set -u

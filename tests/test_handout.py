@@ -21,7 +21,7 @@ import pytest
 from autograder import cli, config, handout
 from autograder.packaging import leaks, trees
 
-from batchkit import KIT, subset_toml
+from tests.kits.batchkit import KIT, subset_toml
 
 ASSIGNMENT = config.load(KIT / "assignment.toml")
 RAW = tomllib.loads((KIT / "assignment.toml").read_text("utf-8"))

@@ -1,4 +1,4 @@
-"""``ASSIGNMENT.html`` in a real browser (headless Chromium, ``tests/browserkit.py``): it loads
+"""``ASSIGNMENT.html`` in a real browser (headless Chromium, ``tests/kits/browserkit.py``): it loads
 with no console error, every question of the assignment file has its visible heading, the
 maths is typeset as MathML (boxes of nonzero size, no raw ``$...$`` left in the text), and the
 table of contents' links land on their sections.  A failure keeps the screenshot and the page
@@ -12,8 +12,8 @@ import pytest
 
 from autograder import config, handout
 
-from batchkit import KIT
-from browserkit import ARTIFACTS, open_page
+from tests.kits.batchkit import KIT
+from tests.kits.browserkit import ARTIFACTS, open_page
 
 RAW = tomllib.loads((KIT / "assignment.toml").read_text("utf-8"))
 

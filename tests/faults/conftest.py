@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from batchkit import patched_submission, reference_submission, subset_toml
+from tests.kits.batchkit import patched_submission, reference_submission, subset_toml
 
 #: Q3's softmax sleeps: a grading run is reliably in the middle of a test when it is signalled
 SLEEPS = ("src/classifiers.py", "    shifted = logits - np.max(logits, axis=1, keepdims=True)\n",

@@ -2,7 +2,7 @@
 ends ``error`` with a message that says so — not ``timeout`` — so the next run grades it
 again, and the container is removed.  The engine here is a stand-in whose wait() drops the
 connection and whose ping() fails, as a killed podman service does; the real podman case
-needs the grading image (tests/test_container.py builds it) and is left to that suite."""
+needs the grading image (tests/batch/test_container.py builds it) and is left to that suite."""
 from __future__ import annotations
 
 

@@ -17,7 +17,7 @@ import pytest
 from autograder.batch import lock
 from autograder.grading import results
 from autograder.grading.stopped import NOT_RUN
-from batchkit import KIT
+from tests.kits.batchkit import KIT
 
 from .faultkit import Run, sleeping_in
 

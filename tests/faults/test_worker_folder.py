@@ -7,7 +7,7 @@ import json
 import shutil
 
 from autograder.grading import results
-from batchkit import patched_submission
+from tests.kits.batchkit import patched_submission
 
 from .faultkit import Run, sleeping_in
 

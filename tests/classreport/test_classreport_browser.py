@@ -1,4 +1,4 @@
-"""The class report in a real browser (headless Chromium, tests/browserkit.py): a batch of
+"""The class report in a real browser (headless Chromium, tests/kits/browserkit.py): a batch of
 real gradings of Q3 (the reference, two copies of the softmax-without-max-shift example and
 the blank template, graded in this process as ``make demo`` does), its ``index.html`` and a
 student page open without console errors, the per-test table has one row per test, the known
@@ -7,17 +7,14 @@ work by clicking.  A failure keeps a screenshot in build/test-artifacts/."""
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batchkit import KIT, reference_submission, subset_toml, template_submission  # noqa: E402
-from browserkit import browser_unavailable, open_page  # noqa: E402
-
-from autograder import config, examples  # noqa: E402
+from autograder import config, examples
+from tests.kits.batchkit import KIT, reference_submission, subset_toml, template_submission
+from tests.kits.browserkit import browser_unavailable, open_page
 
 SOFTMAX = "softmax-without-max-shift"
 STABLE = "Q3 Softmax classifier · public · test_softmax_is_stable_for_large_logits"

@@ -1,7 +1,7 @@
 """The class report (autograder/classreport) on synthetic batch folders: the numbers, the
 grouped failure messages, the flags, defensive reading of records, timings and devices where
 present (and said absent where not), the instructor-only messages, and ``report DIR`` end to
-end.  No grading runs here (tests/test_classreport_browser.py grades real examples)."""
+end.  No grading runs here (tests/classreport/test_classreport_browser.py grades real examples)."""
 from __future__ import annotations
 
 import json
@@ -19,10 +19,9 @@ from autograder.classreport import analysis, write_report
 from autograder.classreport.instructor import from_grader_report, messages_of, read_grader_report
 from autograder.classreport.messages import failure_message, pattern
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from classreportkit import graded_test, record, synthetic_class, write_batch  # noqa: E402
+from tests.kits.classreportkit import graded_test, record, synthetic_class, write_batch
 
-KIT = Path(__file__).resolve().parents[1]
+KIT = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------------- helpers

@@ -26,7 +26,7 @@ from autograder import build, config, paths
 from autograder.packaging import leaks, trees
 from autograder.grading import results
 
-from batchkit import KIT, patched_submission, reference_submission, subset_toml
+from tests.kits.batchkit import KIT, patched_submission, reference_submission, subset_toml
 
 ASSIGNMENT = config.load(KIT / "assignment.toml")
 

@@ -8,7 +8,7 @@ its own tests.
 This FAILS (it does not skip) wherever podman is installed.  It skips only where podman truly
 cannot run: not installed (scripts/install-system-deps.sh installs it as root on
 Debian/Ubuntu), or not root (the base image needs debootstrap as root) — the process-backend
-tests in tests/test_batch.py run everywhere.
+tests in tests/batch/test_batch.py run everywhere.
 
 Measured figures (image ID, size, build time, each container's exit code) are printed and
 written to reports/container/.  The image is tagged $AUTOGRADER_TEST_IMAGE
@@ -31,7 +31,7 @@ from autograder import config, examples
 from autograder.batch import container as ctr
 from autograder.batch import runner
 
-from batchkit import KIT, patched_submission, reference_submission, subset_toml
+from tests.kits.batchkit import KIT, patched_submission, reference_submission, subset_toml
 
 PODMAN = shutil.which("podman")
 PODMAN_CMD = ["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs"]
@@ -47,10 +47,10 @@ def _cannot_run() -> str | None:
     if PODMAN is None:
         return ("podman is not installed (scripts/install-system-deps.sh installs podman, runc "
                 "and debootstrap as root on Debian/Ubuntu); the process backend is tested in "
-                "tests/test_batch.py")
+                "tests/batch/test_batch.py")
     if os.geteuid() != 0:
         return ("not root: the grading image's base is made with debootstrap, which needs root; "
-                "the process backend is tested in tests/test_batch.py")
+                "the process backend is tested in tests/batch/test_batch.py")
     return None
 
 

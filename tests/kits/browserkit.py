@@ -23,7 +23,7 @@ from typing import Iterator
 
 import pytest
 
-KIT = Path(__file__).resolve().parents[1]
+KIT = Path(__file__).resolve().parents[2]
 ARTIFACTS = Path(os.environ.get("DLKIT_ARTIFACTS", KIT / "build" / "test-artifacts"))
 
 # Chromium flags for a closed network: without the background-networking ones it keeps

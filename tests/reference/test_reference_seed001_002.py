@@ -17,7 +17,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from referencekit import reference_module
+from tests.kits.referencekit import reference_module
 
 from autograder import paths, template
 

@@ -4,7 +4,7 @@ stop the others, container-backend bookkeeping against a stand-in engine, GPU pa
 and the Dask scale-out through a real scheduler and two workers on loopback.
 
 Everything here uses the process backend (no container engine needed) and small assignment
-subsets with short limits; tests/test_container.py grades in real containers.
+subsets with short limits; tests/batch/test_container.py grades in real containers.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from autograder import config
 from autograder.batch import container, jobs, outputs, runner, slots, submissions
 from autograder.grading import results
 
-from batchkit import KIT, patched_submission, reference_submission, subset_toml, template_submission
+from tests.kits.batchkit import KIT, patched_submission, reference_submission, subset_toml, template_submission
 
 PY = sys.executable
 METADATA = """submission_1001:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from referencekit import reference_module
+from tests.kits.referencekit import reference_module
 
 from autograder import paths
 
