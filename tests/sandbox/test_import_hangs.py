@@ -65,7 +65,9 @@ def test_a_hanging_import_costs_one_timeout_then_its_importers_fail_at_once(work
     assert f"timed out after {LIMIT_S} s in hangs.f" in first.message
     assert "while importing src/hangs.py" in first.message
     assert "top level" in first.message
-    assert LIMIT_S - 0.3 <= worker.hung_imports["src/hangs.py"] <= LIMIT_S
+    # the seconds the import itself got: the limit less the child's start (longer under load)
+    given = worker.hung_imports["src/hangs.py"]
+    assert LIMIT_S - 1.0 <= given <= LIMIT_S
 
     # the same file again, imported directly, through another module, lazily inside a
     # function, and under a try/except Exception: each fails without waiting
@@ -74,7 +76,8 @@ def test_a_hanging_import_costs_one_timeout_then_its_importers_fail_at_once(work
         assert isinstance(exc, SandboxFailure), (path, exc)
         assert took < 0.5, (path, took)
         assert exc.kind == "import"
-        assert exc.message.startswith(f"not run: importing src/hangs.py timed out after {LIMIT_S}")
+        assert exc.message.startswith(f"not run: importing src/hangs.py timed out after "
+                                      f"{given:.3g} s in an earlier test")
         assert path in exc.message
     # a refused import does not take the worker down: other modules still work
     session = worker.session()
