@@ -107,3 +107,52 @@ def sleeping_in(run: Run, timeout: float = 120) -> int:
                 return int(pid)
         time.sleep(0.1)
     raise AssertionError(f"no process of the run slept within {timeout} s: {run.leftovers()}")
+
+
+@dataclass
+class DaskCluster:
+    """A Dask scheduler and workers started for one test, inside ``run``'s environment (its
+    slot folder, worker uids and temp folder reach the jobs the workers run)."""
+    address: str
+    procs: list
+    worker_pids: set
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def start_dask(run: Run, workers: int = 1, nthreads: int = 2) -> DaskCluster:
+    """``dask scheduler`` on a free loopback port and ``workers`` workers without a nanny."""
+    import socket
+    dask = Path(PY).parent / "dask"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    log = open(run.tmp / "dask.log", "w")
+    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT, cwd=run.tmp,
+                              env=run.env)]
+    cluster = DaskCluster(address, procs, set())
+    try:
+        from distributed import Client
+        for i in range(workers):
+            procs.append(subprocess.Popen(
+                [str(dask), "worker", address, "--nthreads", str(nthreads), "--no-nanny",
+                 "--no-dashboard", "--name", f"w{i}"], stdout=log, stderr=subprocess.STDOUT,
+                cwd=run.tmp, env=run.env))
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=90)
+            cluster.worker_pids = set(client.run(os.getpid).values())
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
