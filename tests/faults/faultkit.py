@@ -89,16 +89,19 @@ class Run:
 CLOCK_NANOSLEEP = {"x86_64": 230, "aarch64": 115}.get(os.uname().machine)
 
 
-def sleeping_in(run: Run, timeout: float = 120) -> int:
+def sleeping_in(run: Run, timeout: float = 120, worker_only: bool = False) -> int:
     """Wait for a process of ``run`` asleep in ``clock_nanosleep`` (a submission's
-    ``time.sleep``, read from /proc/PID/syscall); returns its pid."""
+    ``time.sleep``, read from /proc/PID/syscall); returns its pid.  ``worker_only``: a process
+    of the run's worker uids only (the batch driver's own ``time.sleep`` does not count)."""
     if CLOCK_NANOSLEEP is None:
         import pytest
         pytest.skip(f"clock_nanosleep's number is not known on {os.uname().machine}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for line in run.leftovers():
-            pid = line.split()[0]
+            pid, uid = line.split()[0], int(line.split()[1][4:])
+            if worker_only and not run.uid_base <= uid < run.uid_base + N_UIDS:
+                continue
             try:
                 nr = Path(f"/proc/{pid}/syscall").read_text().split()[0]
             except (OSError, IndexError):
