@@ -198,6 +198,10 @@ def create_kwargs(spec: JobSpec, gpus: list[int], env: dict[str, str],
 
 
 def _client_answers(client: Any) -> bool:
+    """Whether the engine behind ``client`` still answers (True when that cannot be asked: a
+    stand-in without ``ping``)."""
+    if client is None or not hasattr(client, "ping"):
+        return True
     try:
         client.ping()
         return True
@@ -208,14 +212,7 @@ def _client_answers(client: Any) -> bool:
 def _engine_answers(container: Any) -> bool:
     """Whether the engine that runs ``container`` still answers (True when that cannot be
     asked: a container object without its client)."""
-    client = getattr(container, "client", None)
-    if client is None:
-        return True
-    try:
-        client.ping()
-        return True
-    except Exception:
-        return False
+    return _client_answers(getattr(container, "client", None))
 
 
 def engine_died(exc: BaseException) -> str:
