@@ -51,8 +51,11 @@ $PODMAN build --network none --build-arg "BASE_IMAGE=$BASE" --build-arg "WITH_TO
     -t "$TAG" -f "$CTX/Dockerfile" "$CTX"
 t4=$SECONDS
 ID="$($PODMAN image inspect --format '{{.Id}}' "$TAG")"
-if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$ID" ]; then
-    # the previous build of this tag, now untagged: drop it (its shared layers stay)
+if [ -n "$OLD_ID" ] && [ "$OLD_ID" != "$ID" ] \
+        && [ -z "$($PODMAN image inspect --format '{{join .RepoTags " "}}' "$OLD_ID" 2>/dev/null)" ]; then
+    # the previous build of this tag, now untagged: drop it (its shared layers stay).  Never
+    # one that still carries another tag: `podman rmi ID` removes every tag of that image
+    # (building a second tag of the same image removed localhost/dlkit-grader:latest)
     $PODMAN rmi "$OLD_ID" >/dev/null 2>&1 || true
 fi
 SIZE="$($PODMAN image inspect --format '{{.Size}}' "$TAG")"

@@ -197,17 +197,29 @@ def create_kwargs(spec: JobSpec, gpus: list[int], env: dict[str, str],
     return kwargs
 
 
-def _engine_answers(container: Any) -> bool:
-    """Whether the engine that runs ``container`` still answers (True when that cannot be
-    asked: a container object without its client)."""
-    client = getattr(container, "client", None)
-    if client is None:
+def _client_answers(client: Any) -> bool:
+    """Whether the engine behind ``client`` still answers (True when that cannot be asked: a
+    stand-in without ``ping``)."""
+    if client is None or not hasattr(client, "ping"):
         return True
     try:
         client.ping()
         return True
     except Exception:
         return False
+
+
+def _engine_answers(container: Any) -> bool:
+    """Whether the engine that runs ``container`` still answers (True when that cannot be
+    asked: a container object without its client)."""
+    return _client_answers(getattr(container, "client", None))
+
+
+def engine_died(exc: BaseException) -> str:
+    """The error of a job whose container engine stopped answering (``exc``: what the API
+    call raised): the job is ``error``, so the next run grades it again."""
+    return (f"the container engine stopped answering while the submission was graded "
+            f"({type(exc).__name__}); the next run grades it again")
 
 
 def remove_left(url: str | None, batch: str) -> list[str]:
@@ -264,6 +276,7 @@ def read_file_from_archive(stream: Any, limit: int) -> bytes:
 def run(spec: JobSpec, slot: int, gpus: list[int], client: Any = None) -> RunOutcome:
     """Grade one submission in its own container (``client``: for tests, a stand-in)."""
     import docker
+    import requests
     own_client = client is None
     if own_client:
         url = spec.docker_url
@@ -306,6 +319,12 @@ def run(spec: JobSpec, slot: int, gpus: list[int], client: Any = None) -> RunOut
             return _start_and_collect(spec, container, info, log)
         finally:
             jobs.unregister_active(token)
+    except (requests.exceptions.RequestException, docker.errors.APIError) as exc:
+        # an API call failed: when the engine no longer answers, it died under the job (a
+        # killed podman service drops the connection or cuts a streamed answer short)
+        if not _client_answers(client):
+            return RunOutcome(None, False, None, "\n".join(log), info=info, error=engine_died(exc))
+        raise
     finally:
         if container is not None:
             try:
@@ -328,13 +347,12 @@ def _start_and_collect(spec: JobSpec, container: Any, info: dict[str, Any], log:
     started = time.monotonic()
     try:
         code = int(container.wait(timeout=spec.timeout_s).get("StatusCode", -1))
-    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as exc:
+    except requests.exceptions.RequestException as exc:
         # podman's API ends a wait that runs past its timeout with a ConnectionError too
         # (CONTAINERS.md): only an early one, with no engine answering, is the engine dying
+        # (a killed podman service cuts the chunked answer short: ChunkedEncodingError)
         if time.monotonic() - started < spec.timeout_s - 1 and not _engine_answers(container):
-            return RunOutcome(None, False, None, "\n".join(log), info=info, error=(
-                f"the container engine stopped answering while the submission was graded "
-                f"({type(exc).__name__}); the next run grades it again"))
+            return RunOutcome(None, False, None, "\n".join(log), info=info, error=engine_died(exc))
         timed_out = True
         try:
             container.kill()

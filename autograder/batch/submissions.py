@@ -31,6 +31,7 @@ import errno
 import io
 import re
 import shutil
+import stat
 import tarfile
 import tempfile
 from pathlib import Path
@@ -155,7 +156,9 @@ def discover(folder: Path) -> tuple[list[Submission], list[str]]:
 
 def materialise(path: Path, dest: Path) -> Path:
     """The submission's files at ``dest`` (created): a folder copied without symbolic links,
-    a zip extracted with the kit's checks (raises ``intake.IntakeError`` for a bad zip)."""
+    a zip extracted with the kit's checks.  Raises ``intake.IntakeError`` for a bad zip, or a
+    folder holding a file that cannot be read (a FIFO, socket or device; open() or read()
+    failing); ``FileNotFoundError`` when the submission is gone."""
     path, dest = Path(path), Path(dest)
     if not path.exists():    # moved or deleted since discovery: never graded as an empty folder
         raise FileNotFoundError(errno.ENOENT, "the submission is no longer there", str(path))
@@ -168,12 +171,35 @@ def materialise(path: Path, dest: Path) -> Path:
         if src.is_symlink() or any(part in _SKIP for part in rel.parts):
             continue
         target = dest / rel
-        if src.is_dir():
-            target.mkdir(parents=True, exist_ok=True)
-        elif src.is_file():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, target)
+        try:
+            mode = src.lstat().st_mode
+            if stat.S_ISDIR(mode):
+                target.mkdir(parents=True, exist_ok=True)
+            elif stat.S_ISREG(mode):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, target)
+            else:           # reading a FIFO blocks for ever, a device or socket is no file
+                raise intake.IntakeError(
+                    f"{path.name}/{rel.as_posix()} is a {_special_kind(mode)}, not a regular "
+                    f"file, so it cannot be read; expected only regular files and folders in a "
+                    f"submission (replace it with the file itself)")
+        except FileNotFoundError:
+            raise                   # vanished mid-copy: the caller says so
+        except OSError as exc:      # open() or read() refused (an I/O error, a bad mount, …)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise               # our own disk, not the submission
+            raise intake.IntakeError(
+                f"{path.name}/{rel.as_posix()} could not be read ({exc.strerror or exc}); expected "
+                f"every file of the submission to be readable") from exc
     return dest
+
+
+def _special_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "named pipe (FIFO)"), (stat.S_ISSOCK, "socket"),
+                       (stat.S_ISCHR, "character device"), (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return kind
+    return f"special file (mode {stat.filemode(mode)})"
 
 
 def tar_folder(folder: Path, arc_prefix: str = "") -> bytes:

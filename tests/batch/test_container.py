@@ -8,22 +8,20 @@ its own tests.
 This FAILS (it does not skip) wherever podman is installed.  It skips only where podman truly
 cannot run: not installed (scripts/install-system-deps.sh installs it as root on
 Debian/Ubuntu), or not root (the base image needs debootstrap as root) — the process-backend
-tests in tests/batch/test_batch.py run everywhere.
+tests in tests/test_batch.py run everywhere.
 
 Measured figures (image ID, size, build time, each container's exit code) are printed and
-written to reports/container/.  The image is tagged $AUTOGRADER_TEST_IMAGE
-(default localhost/dlkit-grader:latest, the tag `make image` builds, so its layers are reused).
+written to reports/container/.  The image is built once per session (tests/conftest.py's
+``image``, tests/kits/containerkit.py; the container faults of tests/faults/ share it), tagged
+$AUTOGRADER_TEST_IMAGE (default localhost/dlkit-grader:latest, the tag `make image` builds,
+so its layers are reused).
 """
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
 import subprocess
 import time
-from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -32,56 +30,12 @@ from autograder.batch import container as ctr
 from autograder.batch import runner
 
 from tests.kits.batchkit import KIT, patched_submission, reference_submission, subset_toml
+from tests.kits.containerkit import PODMAN_CMD, report as _report
 
-PODMAN = shutil.which("podman")
-PODMAN_CMD = ["podman", "--runtime", "runc", "--cgroup-manager", "cgroupfs"]
-TAG = os.environ.get("AUTOGRADER_TEST_IMAGE", "localhost/dlkit-grader:latest")
-REPORT_DIR = KIT / "reports" / "container"
 #: The questions the examples break (Q3, Q5, Q12, Q13) plus Q1 and the saved-model bonus Q6.
 QUESTIONS = ["Q1", "Q3", "Q5", "Q6", "Q12", "Q13"]
 
 pytestmark = [pytest.mark.podman, pytest.mark.slow]
-
-
-def _cannot_run() -> str | None:
-    if PODMAN is None:
-        return ("podman is not installed (scripts/install-system-deps.sh installs podman, runc "
-                "and debootstrap as root on Debian/Ubuntu); the process backend is tested in "
-                "tests/batch/test_batch.py")
-    if os.geteuid() != 0:
-        return ("not root: the grading image's base is made with debootstrap, which needs root; "
-                "the process backend is tested in tests/batch/test_batch.py")
-    return None
-
-
-def _report(name: str, data: dict) -> None:
-    REPORT_DIR.mkdir(parents=True, exist_ok=True)
-    (REPORT_DIR / name).write_text(json.dumps(data, indent=1))
-    print(f"\n[{name}] " + json.dumps(data, indent=1))
-
-
-@pytest.fixture(scope="module")
-def image():
-    reason = _cannot_run()
-    if reason:
-        pytest.skip(reason)
-    t0 = time.monotonic()
-    proc = subprocess.run(["bash", str(KIT / "scripts" / "build-image.sh"), "--tag", TAG], cwd=KIT,
-                          capture_output=True, text=True, timeout=3600)
-    seconds = time.monotonic() - t0
-    assert proc.returncode == 0, f"image build failed:\n{proc.stdout[-6000:]}\n{proc.stderr[-4000:]}"
-    image_id = re.search(r"^  id\s+(\S+)", proc.stdout, re.M).group(1)
-    size_mb = int(re.search(r"^  size\s+(\d+) MB", proc.stdout, re.M).group(1))
-    times = re.search(r"^  time\s+(.*)$", proc.stdout, re.M).group(1)
-    _report("image.json", {"image": TAG, "id": image_id, "size_mb": size_mb,
-                           "build_seconds": round(seconds, 1), "steps": times})
-    assert size_mb > 1000, "an image WITH torch is several GB"
-    url, how = ctr.find_api()
-    assert url is not None, how
-    image_id = ctr.image_id(url, TAG)
-    assert image_id is not None and image_id.split(":")[-1] == re.search(
-        r"^  id\s+(\S+)", proc.stdout, re.M).group(1)
-    return SimpleNamespace(tag=TAG, id=image_id, url=url)
 
 
 def _podman_run(tag: str, *args: str, user: str | None = None, timeout: int = 120) -> subprocess.CompletedProcess:

@@ -89,16 +89,19 @@ class Run:
 CLOCK_NANOSLEEP = {"x86_64": 230, "aarch64": 115}.get(os.uname().machine)
 
 
-def sleeping_in(run: Run, timeout: float = 120) -> int:
+def sleeping_in(run: Run, timeout: float = 120, worker_only: bool = False) -> int:
     """Wait for a process of ``run`` asleep in ``clock_nanosleep`` (a submission's
-    ``time.sleep``, read from /proc/PID/syscall); returns its pid."""
+    ``time.sleep``, read from /proc/PID/syscall); returns its pid.  ``worker_only``: a process
+    of the run's worker uids only (the batch driver's own ``time.sleep`` does not count)."""
     if CLOCK_NANOSLEEP is None:
         import pytest
         pytest.skip(f"clock_nanosleep's number is not known on {os.uname().machine}")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for line in run.leftovers():
-            pid = line.split()[0]
+            pid, uid = line.split()[0], int(line.split()[1][4:])
+            if worker_only and not run.uid_base <= uid < run.uid_base + N_UIDS:
+                continue
             try:
                 nr = Path(f"/proc/{pid}/syscall").read_text().split()[0]
             except (OSError, IndexError):
@@ -107,3 +110,52 @@ def sleeping_in(run: Run, timeout: float = 120) -> int:
                 return int(pid)
         time.sleep(0.1)
     raise AssertionError(f"no process of the run slept within {timeout} s: {run.leftovers()}")
+
+
+@dataclass
+class DaskCluster:
+    """A Dask scheduler and workers started for one test, inside ``run``'s environment (its
+    slot folder, worker uids and temp folder reach the jobs the workers run)."""
+    address: str
+    procs: list
+    worker_pids: set
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def start_dask(run: Run, workers: int = 1, nthreads: int = 2) -> DaskCluster:
+    """``dask scheduler`` on a free loopback port and ``workers`` workers without a nanny."""
+    import socket
+    dask = Path(PY).parent / "dask"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    log = open(run.tmp / "dask.log", "w")
+    procs = [subprocess.Popen([str(dask), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], stdout=log, stderr=subprocess.STDOUT, cwd=run.tmp,
+                              env=run.env)]
+    cluster = DaskCluster(address, procs, set())
+    try:
+        from distributed import Client
+        for i in range(workers):
+            procs.append(subprocess.Popen(
+                [str(dask), "worker", address, "--nthreads", str(nthreads), "--no-nanny",
+                 "--no-dashboard", "--name", f"w{i}"], stdout=log, stderr=subprocess.STDOUT,
+                cwd=run.tmp, env=run.env))
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=90)
+            cluster.worker_pids = set(client.run(os.getpid).values())
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
