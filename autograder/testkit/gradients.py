@@ -104,6 +104,19 @@ def _centred(values: Any, key: str, shape: tuple[int, ...], h: float, name: str)
     return (plus - minus) / (2 * h)
 
 
+def _model_params(method: Any, attr: str, caller: str) -> dict[str, np.ndarray]:
+    """``{name: float64 copy}`` of the dict ``model.<attr>`` of the model ``method`` is bound
+    to (a sandboxed method or a plain bound method).  ``TypeError`` (a bug in the test) if
+    ``method`` is not bound; :class:`CheckFailed` if ``model.<attr>`` is not a dict of arrays."""
+    owner = getattr(method, "_obj", None) or getattr(method, "__self__", None)
+    if owner is None:
+        raise TypeError(f"{caller} needs a bound method such as model.loss")
+    current = getattr(owner, attr)
+    if not isinstance(current, dict):
+        raise CheckFailed(f"{attr} must be a dict of arrays, got {_describe(current)}")
+    return {str(k): to_array(v, f"{attr}[{k!r}]") for k, v in current.items()}
+
+
 def numerical_param_gradients(method: Any, *args: Any, index: int | None = None,
                               attr: str = "params", keys: list[str] | None = None,
                               h: float = 1e-5, **kwargs: Any) -> dict[str, np.ndarray]:
@@ -115,13 +128,7 @@ def numerical_param_gradients(method: Any, *args: Any, index: int | None = None,
     holds the unperturbed float64 copies.  Through the sandbox the evaluations run in the worker
     in one request; only the raw values come back, and the differences are computed here.
     """
-    owner = getattr(method, "_obj", None) or getattr(method, "__self__", None)
-    if owner is None:
-        raise TypeError("numerical_param_gradients needs a bound method such as model.loss")
-    current = getattr(owner, attr)
-    if not isinstance(current, dict):
-        raise CheckFailed(f"{attr} must be a dict of arrays, got {_describe(current)}")
-    params = {str(k): to_array(v, f"{attr}[{k!r}]") for k, v in current.items()}
+    params = _model_params(method, attr, "numerical_param_gradients")
     names = sorted(params) if keys is None else list(keys)
     values = _probe(method, args, kwargs, {"attr": attr, "keys": names}, h, index, None,
                     f"{getattr(method, '__name__', 'the method')}")
@@ -155,15 +162,9 @@ def assert_param_gradients(method: Any, args: tuple[Any, ...], grads: Any, tol: 
     ``{p: relative error}`` (directional for parameters that passed stage 1).
     """
     kwargs = dict(kwargs or {})
-    owner = getattr(method, "_obj", None) or getattr(method, "__self__", None)
-    if owner is None:
-        raise TypeError("assert_param_gradients needs a bound method such as model.loss")
-    current = getattr(owner, attr)
-    if not isinstance(current, dict):
-        raise CheckFailed(f"{attr} must be a dict of arrays, got {_describe(current)}")
+    params = _model_params(method, attr, "assert_param_gradients")
     if not isinstance(grads, dict):
         raise CheckFailed(f"grads must be a dict of arrays, got {_describe(grads)}")
-    params = {str(k): to_array(v, f"{attr}[{k!r}]") for k, v in current.items()}
     names = sorted(params)
     analytic = {}
     for name in names:
