@@ -109,23 +109,23 @@ def assert_close(name: str, actual: Any, expected: Any, tol: float, what: str = 
 NUMERICAL_FLOOR = 1e-3
 
 
-def assert_close_to_numerical(name: str, actual: Any, numeric: Any, tol: float, what: str = "",
-                              floor: float = NUMERICAL_FLOOR) -> float:
+def assert_close_to_numerical(name: str, actual: Any, numeric: Any, tol: float,
+                              what: str = "") -> float:
     """Assert an analytic gradient ``actual`` matches the centred differences ``numeric``.
 
     Centred differences at ``h = 1e-5`` carry an absolute error of about ``1e-10`` (the
     rounding of ``f / h``), so on an entry that is tiny next to the others the plain relative
     error of :func:`assert_close` measures that noise: a correct two-layer net's gradient entry
     of ``4e-5`` beside entries of ``2.7`` shows ``2.5e-6``.  Here the denominator of the
-    relative error is at least ``floor * max|numeric|`` (and ``1e-8``): entries below that size
-    are compared absolutely, to ``tol * floor * max|numeric|``; the others exactly as in
-    :func:`assert_close`.  Exact checks of such entries belong to the comparison with the
-    reference's analytic gradient.
+    relative error is at least ``NUMERICAL_FLOOR * max|numeric|`` (and ``1e-8``): entries below
+    that size are compared absolutely, to ``tol * NUMERICAL_FLOOR * max|numeric|``; the others
+    exactly as in :func:`assert_close`.  Exact checks of such entries belong to the comparison
+    with the reference's analytic gradient (:func:`assert_close_floored`).
     """
     num = to_array(numeric, f"centred differences of {name}")
     finite = num[np.isfinite(num)]
     big = float(np.max(np.abs(finite))) if finite.size else 0.0
-    return _assert_close(name, actual, num, tol, what, max(1e-8, floor * big))
+    return _assert_close(name, actual, num, tol, what, max(1e-8, NUMERICAL_FLOOR * big))
 
 
 def assert_close_to_scale(name: str, actual: Any, expected: Any, tol: float,
