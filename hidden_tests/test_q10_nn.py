@@ -13,25 +13,15 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import weight
 
-from autograder.testkit import (CheckFailed, assert_close, assert_close_to_numerical,
-                                clip_bug_error, guard_tol, log_guard_tol,
-                                assert_scalar_close, assert_shape, assert_unchanged,
-                                numerical_gradient_array, to_array)
+from autograder.testkit import (assert_close, assert_close_to_numerical,
+                                assert_scalar_close, assert_shape, assert_unchanged, check,
+                                clip_bug_error, guard_tol, log_guard_tol, numerical_gradient_array,
+                                seed_from, to_array)
 
 pytestmark = pytest.mark.question("Q10")
 
 TOL = 1e-10        # float64 values against the reference
 TOL_NUM = 1e-6     # against centred differences of the reference forward pass
-
-
-def _check(condition, message):
-    """Fail with ``message`` (which never shows expected values) unless ``condition``."""
-    if not condition:
-        raise CheckFailed(message)
-
-
-def _seed(rng):
-    return int(rng.integers(0, 2**31 - 1))
 
 
 # --- initialize_weights (X1, X2, X3) --------------------------------------------------------
@@ -40,31 +30,31 @@ def _seed(rng):
 def test_initialize_weights_is_xavier_uniform_on_a_large_random_layer(student, case_rng):
     """initialize_weights: W (in, out) from U(-a, a), a = sqrt(6/(in+out)) (variance and bound); b zeros (out,)."""
     n_in, n_out = int(case_rng.integers(300, 501)), int(case_rng.integers(400, 701))
-    student.seed(_seed(case_rng))
+    student.seed(seed_from(case_rng))
     params = Counter()
     student.nn.initialize_weights(n_in, n_out, params, "layer1")
-    _check("Wlayer1" in params and "blayer1" in params,
-           "initialize_weights must store params['W' + name] and params['b' + name]")
+    check("Wlayer1" in params and "blayer1" in params,
+          "initialize_weights must store params['W' + name] and params['b' + name]")
     W = assert_shape("params['Wlayer1']", params["Wlayer1"], (n_in, n_out), "W is (in_size, out_size)")
     b = assert_shape("params['blayer1']", params["blayer1"], (n_out,), "b is 1-D (out_size,)")
     assert_close("params['blayer1']", b, np.zeros(n_out), 0.0, "biases start at zero")
     a = np.sqrt(6.0 / (n_in + n_out))
-    _check(np.max(np.abs(W)) <= a * (1 + 1e-12),
-           "initialize_weights: some |W| exceed sqrt(6/(in_size+out_size)): Xavier initialisation "
-           "draws from the UNIFORM distribution U(-a, a)")
+    check(np.max(np.abs(W)) <= a * (1 + 1e-12),
+          "initialize_weights: some |W| exceed sqrt(6/(in_size+out_size)): Xavier initialisation "
+          "draws from the UNIFORM distribution U(-a, a)")
     ratio = float(np.var(W)) / (2.0 / (n_in + n_out))
     print("Var[W] / (2/(in+out)):", ratio)
-    _check(abs(ratio - 1.0) <= 0.03,
-           f"initialize_weights: Var[W] is {ratio:.3f} times 2/(in_size+out_size); expected 1 "
-           f"within 3% (U(-a, a) with a = sqrt(6/(in_size+out_size)))")
-    _check(abs(float(np.mean(W))) <= 6 * np.sqrt(2.0 / (n_in + n_out) / W.size),
-           "initialize_weights: the mean of W is far from 0")
+    check(abs(ratio - 1.0) <= 0.03,
+          f"initialize_weights: Var[W] is {ratio:.3f} times 2/(in_size+out_size); expected 1 "
+          f"within 3% (U(-a, a) with a = sqrt(6/(in_size+out_size)))")
+    check(abs(float(np.mean(W))) <= 6 * np.sqrt(2.0 / (n_in + n_out) / W.size),
+          "initialize_weights: the mean of W is far from 0")
 
 
 @weight(1.5)
 def test_initialize_weights_shapes_names_and_bound_on_small_layers(student, case_rng):
     """initialize_weights on small layers (default name too): shapes, 1-D zero biases, bound, other keys kept."""
-    student.seed(_seed(case_rng))
+    student.seed(seed_from(case_rng))
     other = np.arange(6.0).reshape(2, 3)
     params = Counter({"Wother": other.copy()})
     sizes = [(int(case_rng.integers(2, 9)), int(case_rng.integers(2, 9))) for _ in range(2)]
@@ -74,13 +64,13 @@ def test_initialize_weights_shapes_names_and_bound_on_small_layers(student, case
         student.nn.initialize_weights(n_in, n_out, params, name)
     for (n_in, n_out), name in zip(sizes, names):
         for key, shape in (("W" + name, (n_in, n_out)), ("b" + name, (n_out,))):
-            _check(key in params, f"initialize_weights did not store params[{key!r}]")
+            check(key in params, f"initialize_weights did not store params[{key!r}]")
             assert_shape(f"params[{key!r}]", params[key], shape,
                          "W is (in_size, out_size) and b is 1-D (out_size,)")
         W = to_array(params["W" + name], f"params['W{name}']")
-        _check(np.max(np.abs(W)) <= np.sqrt(6.0 / (n_in + n_out)) * (1 + 1e-12),
-               f"params['W{name}']: some |W| exceed sqrt(6/(in_size+out_size))")
-        _check(W.size < 2 or np.std(W) > 0, f"params['W{name}'] must be random, not constant")
+        check(np.max(np.abs(W)) <= np.sqrt(6.0 / (n_in + n_out)) * (1 + 1e-12),
+              f"params['W{name}']: some |W| exceed sqrt(6/(in_size+out_size))")
+        check(W.size < 2 or np.std(W) > 0, f"params['W{name}'] must be random, not constant")
         assert_close(f"params['b{name}']", params["b" + name], np.zeros(n_out), 0.0,
                      "biases start at zero")
     assert_unchanged("params['Wother'] (another layer)", other, params["Wother"])
@@ -144,10 +134,10 @@ def test_forward_values_and_cache_on_random_layers(student, ref, case_rng, activ
     assert_unchanged("forward's X", X_before, X)
     assert_unchanged(f"params['W{name}']", W, params["W" + name])
     assert_unchanged(f"params['b{name}']", b, params["b" + name])
-    _check("cache_" + name in params, f"forward did not store params['cache_{name}']")
+    check("cache_" + name in params, f"forward did not store params['cache_{name}']")
     cache = params["cache_" + name]
-    _check(isinstance(cache, (tuple, list)) and len(cache) == 3,
-           f"params['cache_{name}'] must be the tuple (X, pre_act, post_act)")
+    check(isinstance(cache, (tuple, list)) and len(cache) == 3,
+          f"params['cache_{name}'] must be the tuple (X, pre_act, post_act)")
     e_X, e_pre, e_post = ref_params["cache_" + name]
     assert_close("cache[0] (X)", cache[0], e_X, 0.0)
     assert_close("cache[1] (pre_act)", cache[1], e_pre, TOL, "pre_act = X @ W + b")
@@ -201,8 +191,8 @@ def test_loss_and_accuracy_on_random_cases(student, ref, case_rng):
     y, probs = _probs_case(case_rng, n, c)
     y_before, probs_before = y.copy(), probs.copy()
     got = student.nn.compute_loss_and_acc(y, probs)
-    _check(isinstance(got, (tuple, list)) and len(got) == 2,
-           "compute_loss_and_acc must return the pair (loss, acc)")
+    check(isinstance(got, (tuple, list)) and len(got) == 2,
+          "compute_loss_and_acc must return the pair (loss, acc)")
     loss, acc = got
     e_loss, e_acc = ref.nn.compute_loss_and_acc(y_before.copy(), probs_before.copy())
     tol = log_guard_tol(np.sum(y_before * probs_before, axis=1), TOL)   # guards up to 1e-10
@@ -303,7 +293,7 @@ def test_backwards_matches_reference_and_numerical_gradient(student, ref, case_r
         e_X = ref.nn.backwards(G.copy(), ref_params, name,
                                activation_deriv=getattr(ref.util, deriv_name))
     for key in ("grad_W" + name, "grad_b" + name):
-        _check(key in params, f"backwards did not store params[{key!r}]")
+        check(key in params, f"backwards did not store params[{key!r}]")
     fn = _ACT[act][0]
     numeric = {
         "grad_W": numerical_gradient_array(lambda w: fn(X @ w + b), W.copy(), G),
@@ -348,7 +338,7 @@ def test_backwards_through_a_random_softmax_classifier(student, ref, case_rng):
     ref.nn.backwards(e_h, ref_params, "layer1", ref.nn.sigmoid_deriv)
     assert_close("grad_X of the output layer", delta_h, e_h, TOL, "(N, hidden)")
     for key in ("grad_Wlayer1", "grad_blayer1", "grad_Woutput", "grad_boutput"):
-        _check(key in params, f"backwards did not store params[{key!r}]")
+        check(key in params, f"backwards did not store params[{key!r}]")
         assert_close(key, params[key], ref_params[key], TOL)
 
 
@@ -356,25 +346,25 @@ def test_backwards_through_a_random_softmax_classifier(student, ref, case_rng):
 
 def _check_batches(batches, x_before, y_index, n, batch_size, label_of):
     n_batches = -(-n // batch_size)
-    _check(isinstance(batches, (list, tuple)) and len(batches) == n_batches,
-           f"get_random_batches({n} examples, batch_size={batch_size}) must return {n_batches} "
-           f"batches: full batches, then one smaller batch with the rest")
+    check(isinstance(batches, (list, tuple)) and len(batches) == n_batches,
+          f"get_random_batches({n} examples, batch_size={batch_size}) must return {n_batches} "
+          f"batches: full batches, then one smaller batch with the rest")
     seen = []
     for k, pair in enumerate(batches):
-        _check(isinstance(pair, (list, tuple)) and len(pair) == 2,
-               f"batch {k} must be a pair (batch_x, batch_y)")
+        check(isinstance(pair, (list, tuple)) and len(pair) == 2,
+              f"batch {k} must be a pair (batch_x, batch_y)")
         size = batch_size if k < n_batches - 1 else n - batch_size * (n_batches - 1)
         bx = assert_shape(f"batch {k} x", pair[0], (size, *x_before.shape[1:]))
         by = assert_shape(f"batch {k} y", pair[1], (size, *y_index.shape[1:]))
         idx = label_of(by)
-        _check(np.all((idx >= 0) & (idx < n)), f"batch {k} y holds labels that are not in y")
+        check(np.all((idx >= 0) & (idx < n)), f"batch {k} y holds labels that are not in y")
         assert_close(f"batch {k} x (paired with its y)", bx, x_before[idx], 0.0,
                      "each x must stay paired with its own label")
         seen.extend(int(i) for i in idx)
     counts = np.bincount(np.array(seen, dtype=np.int64), minlength=n)
-    _check(np.all(counts == 1),
-           f"get_random_batches: every example must appear in exactly one batch "
-           f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)")
+    check(np.all(counts == 1),
+          f"get_random_batches: every example must appear in exactly one batch "
+          f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)")
     return seen
 
 
@@ -388,11 +378,11 @@ def test_get_random_batches_on_random_sizes(student, case_rng, divides):
     x[:, 0] = np.arange(n)                       # every example distinct
     y = np.eye(n)                                # y[i] is the one-hot of i
     x_before, y_before = x.copy(), y.copy()
-    student.seed(_seed(case_rng))
+    student.seed(seed_from(case_rng))
     batches = student.nn.get_random_batches(x, y, batch_size)
     seen = _check_batches(batches, x_before, y_before, n, batch_size,
                           lambda by: np.argmax(by, axis=1))
-    _check(seen != list(range(n)), "get_random_batches: the examples must be shuffled")
+    check(seen != list(range(n)), "get_random_batches: the examples must be shuffled")
     assert_unchanged("x", x_before, x)
     assert_unchanged("y", y_before, y)
 
@@ -406,29 +396,29 @@ def test_get_random_batches_with_repeated_one_hot_labels(student, case_rng):
     x = np.stack([np.arange(n) * 1.5, case_rng.normal(size=n)], axis=1)
     y = np.eye(c)[case_rng.integers(0, c, size=n)]
     x_before, y_before = x.copy(), y.copy()
-    student.seed(_seed(case_rng))
+    student.seed(seed_from(case_rng))
     batches = student.nn.get_random_batches(x, y, batch_size)
     n_batches = -(-n // batch_size)
-    _check(isinstance(batches, (list, tuple)) and len(batches) == n_batches,
-           f"get_random_batches({n} examples, batch_size={batch_size}) must return {n_batches} "
-           f"batches: full batches, then one smaller batch with the rest")
+    check(isinstance(batches, (list, tuple)) and len(batches) == n_batches,
+          f"get_random_batches({n} examples, batch_size={batch_size}) must return {n_batches} "
+          f"batches: full batches, then one smaller batch with the rest")
     seen = []
     for k, pair in enumerate(batches):
-        _check(isinstance(pair, (list, tuple)) and len(pair) == 2,
-               f"batch {k} must be a pair (batch_x, batch_y)")
+        check(isinstance(pair, (list, tuple)) and len(pair) == 2,
+              f"batch {k} must be a pair (batch_x, batch_y)")
         size = batch_size if k < n_batches - 1 else n - batch_size * (n_batches - 1)
         bx = assert_shape(f"batch {k} x", pair[0], (size, 2))
         by = assert_shape(f"batch {k} y", pair[1], (size, c))
         idx = np.rint(bx[:, 0] / 1.5).astype(np.int64)     # x[:, 0] = 1.5 * example index
-        _check(np.all((idx >= 0) & (idx < n)), f"batch {k} x holds rows that are not in x")
+        check(np.all((idx >= 0) & (idx < n)), f"batch {k} x holds rows that are not in x")
         assert_close(f"batch {k} x", bx, x_before[idx], 0.0, "rows of x, unchanged")
         assert_close(f"batch {k} y (paired with its x)", by, y_before[idx], 0.0,
                      "(batch, C): each one-hot row must stay with its own x")
         seen.extend(int(i) for i in idx)
     counts = np.bincount(np.array(seen, dtype=np.int64), minlength=n)
-    _check(np.all(counts == 1),
-           f"get_random_batches: every example must appear in exactly one batch "
-           f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)")
+    check(np.all(counts == 1),
+          f"get_random_batches: every example must appear in exactly one batch "
+          f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)")
     assert_unchanged("x", x_before, x)
     assert_unchanged("y", y_before, y)
 
@@ -452,14 +442,14 @@ def test_get_random_batches_shuffles_examples_across_batches(student, case_rng):
     y = np.eye(n)
     orders = []
     for _ in range(2):
-        student.seed(_seed(case_rng))
+        student.seed(seed_from(case_rng))
         batches = student.nn.get_random_batches(x, y, batch_size)
         seen = _check_batches(batches, x.copy(), y, n, batch_size, lambda by: np.argmax(by, axis=1))
         orders.append(seen)
         blocks = [sorted(seen[k:k + batch_size]) for k in range(0, n, batch_size)]
-        _check(not all(bl == list(range(bl[0], bl[0] + batch_size)) for bl in blocks),
-               "get_random_batches: each batch is a block of consecutive examples; shuffle the "
-               "EXAMPLES (one permutation), not only the order of the batches")
-    _check(orders[0] != orders[1],
-           "get_random_batches: two different seeds gave the same order; draw the permutation "
-           "from np.random (do not re-seed it with a fixed value)")
+        check(not all(bl == list(range(bl[0], bl[0] + batch_size)) for bl in blocks),
+              "get_random_batches: each batch is a block of consecutive examples; shuffle the "
+              "EXAMPLES (one permutation), not only the order of the batches")
+    check(orders[0] != orders[1],
+          "get_random_batches: two different seeds gave the same order; draw the permutation "
+          "from np.random (do not re-seed it with a fixed value)")

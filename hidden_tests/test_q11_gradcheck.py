@@ -12,15 +12,9 @@ import pytest
 from gradescope_utils.autograder_utils.decorators import weight
 
 from autograder import testkit
-from autograder.testkit import CheckFailed, assert_close, assert_unchanged
+from autograder.testkit import (assert_close, assert_unchanged, check)
 
 pytestmark = pytest.mark.question("Q11")
-
-
-def _check(condition, message):
-    """Fail with ``message`` (which never shows expected values) unless ``condition``."""
-    if not condition:
-        raise CheckFailed(message)
 
 
 def _away_from_zero(rng, shape, low=0.05, high=1.5):
@@ -69,8 +63,8 @@ def test_numerical_gradient_perturbs_one_entry_at_a_time(student, case_rng):
     f = testkit.trusted_function("quadratic", A=A, b=b, c=0.0)
     expected = target.reshape(shape)
     grad = student.gradcheck.numerical_gradient(f, x.copy())
-    _check(np.ndim(grad) > 0 and np.size(grad) == n,
-           "numerical_gradient must return one value per scalar of x (an array shaped like x)")
+    check(np.ndim(grad) > 0 and np.size(grad) == n,
+          "numerical_gradient must return one value per scalar of x (an array shaped like x)")
     assert_close("numerical_gradient", grad, expected, 1e-6, "the shape of x")
 
 

@@ -13,23 +13,13 @@ import pytest
 from gradescope_utils.autograder_utils.decorators import weight
 
 from autograder import testkit
-from autograder.testkit import (CheckFailed, assert_close, assert_scalar_close, assert_shape,
-                                assert_unchanged, to_array)
+from autograder.testkit import (assert_close, assert_scalar_close, assert_shape,
+                                assert_unchanged, check, seed_from, to_array)
 
 pytestmark = pytest.mark.question("Q12")
 
 LAYERS = ("layer1", "hidden", "hidden2", "output")
 TOL = 1e-10
-
-
-def _check(condition, message):
-    """Fail with ``message`` (which never shows expected values) unless ``condition``."""
-    if not condition:
-        raise CheckFailed(message)
-
-
-def _seed(rng):
-    return int(rng.integers(0, 2**31 - 1))
 
 
 def _copy(value):
@@ -92,19 +82,19 @@ def _ae_case(rng, n=None):
 def _check_init(params, input_size, hidden_size):
     for name, (n_in, n_out) in _shapes(input_size, hidden_size).items():
         for key, shape in (("W" + name, (n_in, n_out)), ("b" + name, (n_out,))):
-            _check(key in params, f"init_autoencoder did not store params[{key!r}]")
+            check(key in params, f"init_autoencoder did not store params[{key!r}]")
             assert_shape(f"params[{key!r}]", params[key], shape)
         W = to_array(params["W" + name], f"params['W{name}']")
         a = np.sqrt(6.0 / (n_in + n_out))
-        _check(np.max(np.abs(W)) <= a * (1 + 1e-12) and np.std(W) > 0,
-               f"params['W{name}'] is not a Xavier-uniform draw (bound sqrt(6/(in+out))): "
-               f"use nn.initialize_weights")
+        check(np.max(np.abs(W)) <= a * (1 + 1e-12) and np.std(W) > 0,
+              f"params['W{name}'] is not a Xavier-uniform draw (bound sqrt(6/(in+out))): "
+              f"use nn.initialize_weights")
         if W.size >= 200:                           # the variance where it is measurable
             ratio = float(np.var(W)) / (a * a / 3.0)
             tol = 6.0 * np.sqrt(0.8 / W.size)       # six standard deviations of the estimate
-            _check(abs(ratio - 1.0) <= tol,
-                   f"params['W{name}']: its variance is {ratio:.3f} times 2/(in+out); "
-                   f"initialise every layer with nn.initialize_weights (Xavier uniform)")
+            check(abs(ratio - 1.0) <= tol,
+                  f"params['W{name}']: its variance is {ratio:.3f} times 2/(in+out); "
+                  f"initialise every layer with nn.initialize_weights (Xavier uniform)")
         assert_close(f"params['b{name}']", params["b" + name], np.zeros(n_out), 0.0,
                      "biases start at zero")
         for key, shape in (("m_W" + name, (n_in, n_out)), ("m_b" + name, (n_out,))):
@@ -116,7 +106,7 @@ def _check_init(params, input_size, hidden_size):
 @weight(3)
 def test_init_autoencoder_default_sizes_are_xavier(student, case_rng):
     """init_autoencoder() with the default sizes: four Xavier-uniform layers, zero biases."""
-    student.seed(_seed(case_rng))
+    student.seed(seed_from(case_rng))
     params = Counter()
     student.autoencoder.init_autoencoder(params)
     _check_init(params, 1024, 32)
@@ -126,7 +116,7 @@ def test_init_autoencoder_default_sizes_are_xavier(student, case_rng):
 def test_init_autoencoder_random_sizes(student, case_rng):
     """init_autoencoder with random input and hidden sizes: shapes, bounds, variances, zero biases."""
     input_size, hidden_size = int(case_rng.integers(150, 400)), int(case_rng.integers(15, 40))
-    student.seed(_seed(case_rng))
+    student.seed(seed_from(case_rng))
     params = Counter()
     student.autoencoder.init_autoencoder(params, input_size=input_size, hidden_size=hidden_size)
     _check_init(params, input_size, hidden_size)
@@ -148,8 +138,8 @@ def test_autoencoder_forward_on_random_weights(student, ref, case_rng):
     print("autoencoder_forward relative error:", err)
     assert_unchanged("X", X_before, X)
     for name in LAYERS:
-        _check("cache_" + name in student_params,
-               f"autoencoder_forward did not store params['cache_{name}'] (use nn.forward)")
+        check("cache_" + name in student_params,
+              f"autoencoder_forward did not store params['cache_{name}'] (use nn.forward)")
         assert_unchanged(f"params['W{name}']", params["W" + name], student_params["W" + name])
 
 
@@ -184,7 +174,7 @@ def _check_grads(params, ref_params, X, p_trusted):
     for name in LAYERS:
         for kind in ("W", "b"):
             key = "grad_" + kind + name
-            _check(key in params, f"autoencoder_backward did not store params[{key!r}]")
+            check(key in params, f"autoencoder_backward did not store params[{key!r}]")
             value = assert_shape(key, params[key], np.shape(p_trusted[kind + name]),
                                  f"the shape of {kind}{name}")
             err = assert_close(key, value, ref_params[key], 1e-9)
@@ -223,7 +213,7 @@ def test_autoencoder_forward_then_backward(student, ref, case_rng):
     for name in LAYERS:
         for kind in ("W", "b"):
             key = "grad_" + kind + name
-            _check(key in student_params, f"autoencoder_backward did not store params[{key!r}]")
+            check(key in student_params, f"autoencoder_backward did not store params[{key!r}]")
             assert_close(key, student_params[key], ref_params[key], 1e-9,
                          f"the shape of {kind}{name}")
 
@@ -257,7 +247,7 @@ def test_momentum_update_from_random_state(student, ref, case_rng):
     ref.autoencoder.momentum_update(ref_params, lr, momentum=momentum)
     for key in sorted(ref_params):
         if key.startswith(("W", "b", "m_")):
-            _check(key in student_params, f"momentum_update did not store params[{key!r}]")
+            check(key in student_params, f"momentum_update did not store params[{key!r}]")
             err = assert_close(f"params[{key!r}]", student_params[key], ref_params[key], TOL,
                                "m = momentum*m - learning_rate*grad, then W = W + m")
             print(f"{key} relative error:", err)
@@ -265,8 +255,8 @@ def test_momentum_update_from_random_state(student, ref, case_rng):
             assert_unchanged(f"params[{key!r}]", params[key], student_params[key])
         else:   # caches
             cache = student_params.get(key)
-            _check(isinstance(cache, (tuple, list)) and len(cache) == 3,
-                   f"momentum_update changed params[{key!r}]: only W*/b* and m_* entries change")
+            check(isinstance(cache, (tuple, list)) and len(cache) == 3,
+                  f"momentum_update changed params[{key!r}]: only W*/b* and m_* entries change")
             for i in range(3):
                 assert_unchanged(f"params[{key!r}][{i}]", params[key][i], cache[i])
 
@@ -286,7 +276,7 @@ def test_momentum_update_two_steps_from_empty_accumulators(student, ref, case_rn
                 ref_params[key], student_params[key] = g, g.copy()
     for key in sorted(ref_params):
         if key.startswith(("W", "b", "m_")):
-            _check(key in student_params, f"momentum_update did not store params[{key!r}]")
+            check(key in student_params, f"momentum_update did not store params[{key!r}]")
             assert_close(f"params[{key!r}]", student_params[key], ref_params[key], TOL,
                          "m = momentum*m - learning_rate*grad, then W = W + m")
 

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import partial_credit, weight
 
-from autograder.testkit import (CheckFailed, assert_close, assert_close_to_numerical, assert_shape,
-                                assert_unchanged, numerical_gradient_array, to_array)
+from autograder.testkit import (CheckFailed, PartialCredit, assert_close, assert_close_floored,
+                                assert_close_to_numerical, assert_shape, assert_unchanged,
+                                numerical_gradient_array, to_array)
 
 pytestmark = pytest.mark.question("Q13")
 
@@ -86,20 +87,10 @@ def _distinct_values(rng, shape):
     return (rng.permutation(n).reshape(shape) + 0.5) * (4.0 / n) - 2.0
 
 
-def _assert_close_floored(name, actual, expected, tol, floor):
-    """``assert_close`` where entries smaller than ``floor`` times the largest expected entry
-    are compared absolutely (rounding noise there is not a bug); shapes are asserted first."""
-    expected = np.asarray(expected, dtype=np.float64)
-    actual = assert_shape(name, actual, expected.shape, "the shape of the parameter")
-    big = float(np.max(np.abs(expected))) if expected.size else 0.0
-    scale = 1.0 if big == 0.0 else 1e-8 / (floor * big)
-    return assert_close(name, actual * scale, expected * scale, tol)
-
-
 def _check_gradient(name, value, expected, numeric, shape, what):
     """Shape, then the reference gradient, then centred differences; returns the error."""
     assert_shape(name, value, shape, what)
-    err = _assert_close_floored(name, value, expected, TOL_GRAD, 1e-6)
+    err = assert_close_floored(name, value, expected, TOL_GRAD, 1e-6)
     assert_close_to_numerical(f"{name} (vs centred differences)", value, numeric, TOL_NUM)
     return err
 
@@ -145,7 +136,7 @@ def test_conv_backward_matches_reference_and_numerical_gradient(student, ref, ca
     dout = case_rng.normal(size=out_shape)
     got = student.conv_layers.conv_backward(dout.copy(), X.copy(), W.copy(), b.copy(),
                                             stride=stride, pad=pad)
-    set_score(0.0)
+    credit = PartialCredit(set_score)
     if not isinstance(got, (tuple, list)) or len(got) != 3:
         raise CheckFailed("conv_backward must return a tuple (dX, dW, db)")
     expected = ref.conv_layers.conv_backward(dout, X, W, b, stride=stride, pad=pad)
@@ -157,17 +148,11 @@ def test_conv_backward_matches_reference_and_numerical_gradient(student, ref, ca
     checks = (("dX", X.shape, "the shape of X (crop the padding; pad may be 0)", 0.6),
               ("dW", W.shape, "the shape of W", 0.6),
               ("db", b.shape, "the shape of b, (F,)", 0.3))
-    score, failures = 0.0, []
     for (name, shape, what, share), value, exp, num in zip(checks, got, expected, numeric):
-        try:
+        with credit.part(share):
             err = _check_gradient(name, value, exp, num, shape, what)
             print(f"conv_backward ({geometry}) {name} relative error:", err)
-            score += share
-        except CheckFailed as exc:
-            failures.append(str(exc))
-    set_score(score)
-    if failures:
-        raise CheckFailed("; ".join(failures))
+    credit.finish()
 
 
 @weight(1)
@@ -183,7 +168,7 @@ def test_conv_backward_with_pad_0_returns_dx_of_input_shape(student, ref, case_r
         raise CheckFailed("conv_backward must return a tuple (dX, dW, db)")
     eX = ref.conv_layers.conv_backward(dout, X, W, b, stride=1, pad=0)[0]
     assert_shape("dX (pad=0)", got[0], X.shape, "the shape of X: with pad=0 there is nothing to crop")
-    _assert_close_floored("dX (pad=0)", got[0], eX, TOL_GRAD, 1e-6)
+    assert_close_floored("dX (pad=0)", got[0], eX, TOL_GRAD, 1e-6)
 
 
 @weight(0.75)
@@ -293,7 +278,7 @@ def test_conv_and_max_pool_accept_float32_inputs(student, ref, case_rng):
                    "conv_forward out (float32 input)")
     expected = ref.conv_layers.conv_forward(*(a.astype(np.float64) for a in (X32, W32, b32)),
                                             stride=stride, pad=pad)
-    _assert_close_floored("conv_forward out (float32 input)", out, expected, 1e-4, 1e-3)
+    assert_close_floored("conv_forward out (float32 input)", out, expected, 1e-4, 1e-3)
     pooled = student.conv_layers.max_pool_forward(X32, pool_height=2, pool_width=2, stride=2)
     expected = ref.conv_layers.max_pool_forward(X32.astype(np.float64), pool_height=2,
                                                 pool_width=2, stride=2)

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import partial_credit, weight
 
-from autograder.testkit import (CheckFailed, assert_close, assert_close_to_numerical,
-                                assert_scalar_close, assert_shape, assert_unchanged,
-                                numerical_gradient, scores_guard_tol, to_array, to_scalar)
+from autograder.testkit import (CheckFailed, PartialCredit, assert_close, assert_close_floored,
+                                assert_close_to_numerical, assert_scalar_close, assert_shape,
+                                assert_unchanged, numerical_gradient, scores_guard_tol)
 
 pytestmark = pytest.mark.question("Q14")
 
@@ -84,16 +84,6 @@ def _loss_and_grads(value):
     return loss, grads
 
 
-def _assert_close_floored(name, actual, expected, tol, floor):
-    """``assert_close`` where entries smaller than ``floor`` times the largest expected entry
-    are compared absolutely (rounding noise there is not a bug); shapes are asserted first."""
-    expected = np.asarray(expected, dtype=np.float64)
-    actual = assert_shape(name, actual, expected.shape, "the shape of the parameter")
-    big = float(np.max(np.abs(expected))) if expected.size else 0.0
-    scale = 1.0 if big == 0.0 else 1e-8 / (floor * big)
-    return assert_close(name, actual * scale, expected * scale, tol)
-
-
 @weight(1.5)
 @pytest.mark.parametrize("filter_size", [3, 5])
 def test_scores_match_reference_with_explicit_params(student, ref, case_rng, filter_size):
@@ -128,7 +118,7 @@ def test_gradients_match_reference_and_numerical_gradients(student, ref, case_rn
     """loss(X, y): grads has exactly the keys of params, each of its shape, matching the gradient."""
     config, params, X, y = _case(ref, case_rng, int(case_rng.choice([3, 5])), reg=reg)
     model, reference = _models(student, ref, config, params)
-    set_score(0.0)
+    credit = PartialCredit(set_score)
     _, grads = _loss_and_grads(model.loss(X.copy(), y.copy()))
     _, expected = reference.loss(X, y)
     ref_params = reference.params      # the very arrays centred differences perturb
@@ -136,22 +126,16 @@ def test_gradients_match_reference_and_numerical_gradients(student, ref, case_rn
     def loss_at(_):
         return float(reference.loss(X, y)[0])
 
-    score, failures = 0.0, []
     for name in PARAM_NAMES:
-        try:
+        with credit.part(2.0 / len(PARAM_NAMES)):
             value = assert_shape(f"grads['{name}']", grads[name], params[name].shape,
                                  f"the shape of params['{name}']")
-            err = _assert_close_floored(f"grads['{name}']", value, expected[name], TOL_GRAD, 1e-6)
+            err = assert_close_floored(f"grads['{name}']", value, expected[name], TOL_GRAD, 1e-6)
             numeric = numerical_gradient(loss_at, ref_params[name])
             assert_close_to_numerical(f"grads['{name}'] (vs centred differences)", value,
                                       numeric, TOL_NUM)
             print(f"{name} max relative error: {err:e}")
-            score += 2.0 / len(PARAM_NAMES)
-        except CheckFailed as exc:
-            failures.append(str(exc))
-    set_score(score)
-    if failures:
-        raise CheckFailed("; ".join(failures))
+    credit.finish()
 
 
 @weight(1)
@@ -194,7 +178,7 @@ def test_default_float32_model_matches_to_float32_tolerance(student, ref, case_r
                               f"got {getattr(value, 'dtype', type(value).__name__)}")
     model, reference = _models(student, ref, config, params, dtype=np.float32)
     X32 = X.astype(np.float32)
-    _assert_close_floored("scores (float32 model)", model.loss(X32.copy()),
+    assert_close_floored("scores (float32 model)", model.loss(X32.copy()),
                           reference.loss(X32.astype(np.float64)), 1e-4, 1e-3)
     set_score(0.5)
     loss, grads = _loss_and_grads(model.loss(X32.copy(), y.copy()))
@@ -202,6 +186,6 @@ def test_default_float32_model_matches_to_float32_tolerance(student, ref, case_r
     assert_scalar_close("loss (float32 model)", loss, float(expected_loss), 1e-5)
     set_score(1.0)
     for name in PARAM_NAMES:
-        _assert_close_floored(f"grads['{name}'] (float32 model)", grads[name], expected[name],
+        assert_close_floored(f"grads['{name}'] (float32 model)", grads[name], expected[name],
                               1e-3, 1e-3)
     set_score(1.5)

@@ -14,23 +14,12 @@ import numpy as np
 import pytest
 from gradescope_utils.autograder_utils.decorators import weight
 
-from autograder.testkit import (CheckFailed, assert_close, assert_shape, assert_unchanged,
-                                to_array)
+from autograder.testkit import (assert_close, assert_shape, assert_unchanged, check,
+                                seed_from, to_array)
 
 pytestmark = pytest.mark.question("Q2")
 
 N_SIGMA = 6.0      # statistical tolerances, in binomial standard deviations
-
-
-def _check(condition, message):
-    """Fail with ``message`` (which never shows expected values) unless ``condition``."""
-    if not condition:
-        raise CheckFailed(message)
-
-
-def _seed(rng):
-    """A non-zero seed (the handout's ``if seed:`` ignores 0)."""
-    return int(rng.integers(1, 2**31 - 1))
 
 
 def _drop_prob(rng):
@@ -40,16 +29,16 @@ def _drop_prob(rng):
 
 def _forward(student, X, p, train=True, seed=None):
     got = student.layers.dropout_forward(X, p=p, train=train, seed=seed)
-    _check(isinstance(got, (tuple, list)) and len(got) == 2,
-           "dropout_forward must return a tuple (out, mask)")
+    check(isinstance(got, (tuple, list)) and len(got) == 2,
+          "dropout_forward must return a tuple (out, mask)")
     return got
 
 
 def _rate_check(name, frac, p, n):
     tol = N_SIGMA * np.sqrt(p * (1 - p) / n)
-    _check(abs(frac - p) <= tol,
-           f"dropout_forward(p={p:.3f}, train=True): {name} {frac:.4f} of the entries set to 0; "
-           f"expected about p (p is the DROP probability; tolerance {tol:.4f})")
+    check(abs(frac - p) <= tol,
+          f"dropout_forward(p={p:.3f}, train=True): {name} {frac:.4f} of the entries set to 0; "
+          f"expected about p (p is the DROP probability; tolerance {tol:.4f})")
 
 
 @weight(2)
@@ -59,7 +48,7 @@ def test_dropout_forward_drops_each_entry_independently_with_probability_p(stude
     p = 0.9 if case == "high-p" else _drop_prob(case_rng)
     shape = (400, 60) if case != "4d" else (80, 2, 5, 4)
     X = case_rng.uniform(0.5, 2.0, size=shape) * case_rng.choice([-1.0, 1.0], size=shape)
-    out, _ = _forward(student, X, p, seed=_seed(case_rng))
+    out, _ = _forward(student, X, p, seed=seed_from(case_rng, nonzero=True))
     out = assert_shape("out", out, X.shape, "the shape of X")
     dropped = out == 0          # no entry of X is 0
     _rate_check("a fraction", float(dropped.mean()), p, dropped.size)
@@ -71,13 +60,13 @@ def test_dropout_forward_drops_each_entry_independently_with_probability_p(stude
     worst_row = float(np.max(np.abs(flat.mean(axis=1) - p)))
     print(f"p={p:.3f}: dropped {dropped.mean():.4f}; worst column {worst_col:.3f}, "
           f"worst row {worst_row:.3f}")
-    _check(worst_col <= col_tol,
-           f"dropout_forward(p={p:.3f}): the fraction of dropped entries of some feature across "
-           f"the batch differs from p by {worst_col:.3f} (tolerance {col_tol:.3f}): every entry "
-           f"(not every feature or every example) must be dropped independently")
-    _check(worst_row <= row_tol,
-           f"dropout_forward(p={p:.3f}): the fraction of dropped entries of some example is far "
-           f"from p: every entry (not every example) must be dropped independently")
+    check(worst_col <= col_tol,
+          f"dropout_forward(p={p:.3f}): the fraction of dropped entries of some feature across "
+          f"the batch differs from p by {worst_col:.3f} (tolerance {col_tol:.3f}): every entry "
+          f"(not every feature or every example) must be dropped independently")
+    check(worst_row <= row_tol,
+          f"dropout_forward(p={p:.3f}): the fraction of dropped entries of some example is far "
+          f"from p: every entry (not every example) must be dropped independently")
 
 
 @weight(2)
@@ -88,11 +77,11 @@ def test_dropout_forward_scales_kept_entries_by_one_over_keep_probability(studen
     X = (case_rng.normal(size=(250, 40)) + 3.0).astype(dtype)
     X[X == 0] = 1.0
     X_before = X.copy()
-    out, _ = _forward(student, X, p, seed=_seed(case_rng))
+    out, _ = _forward(student, X, p, seed=seed_from(case_rng, nonzero=True))
     out = assert_shape("out", out, X.shape, "the shape of X")
     assert_unchanged("dropout_forward's X", X_before, X)
     kept = out != 0
-    _check(kept.any(), f"dropout_forward(p={p:.3f}) dropped every entry")
+    check(kept.any(), f"dropout_forward(p={p:.3f}) dropped every entry")
     expected = X.astype(np.float64)[kept] / (1 - p)
     tol = 1e-12 if dtype == "float64" else 1e-6
     e = assert_close(f"kept entries of out (p={p:.3f})", out[kept], expected, tol,
@@ -100,10 +89,10 @@ def test_dropout_forward_scales_kept_entries_by_one_over_keep_probability(studen
     print("kept entries relative error:", e)
     x64 = X.astype(np.float64)
     tol_mean = N_SIGMA * np.sqrt(np.mean(x64 ** 2) * p / (1 - p) / X.size)
-    _check(abs(out.mean() - x64.mean()) <= tol_mean,
-           f"dropout_forward(p={p:.3f}): the mean of out differs from the mean of X by "
-           f"{abs(out.mean() - x64.mean()):.4f} (tolerance {tol_mean:.4f}); inverted dropout "
-           f"keeps E[out] = X")
+    check(abs(out.mean() - x64.mean()) <= tol_mean,
+          f"dropout_forward(p={p:.3f}): the mean of out differs from the mean of X by "
+          f"{abs(out.mean() - x64.mean()):.4f} (tolerance {tol_mean:.4f}); inverted dropout "
+          f"keeps E[out] = X")
 
 
 @weight(1.5)
@@ -112,7 +101,7 @@ def test_dropout_test_mode_is_the_identity_forward_and_backward(student, case_rn
     """Test mode (train=False): out equals X and dX equals dout, with or without a seed."""
     X = case_rng.normal(size=(int(case_rng.integers(3, 9)), 4, 3)).astype(dtype)
     X_before = X.copy()
-    for p, seed in ((_drop_prob(case_rng), None), (_drop_prob(case_rng), _seed(case_rng))):
+    for p, seed in ((_drop_prob(case_rng), None), (_drop_prob(case_rng), seed_from(case_rng, nonzero=True))):
         out, mask = _forward(student, X, p, train=False, seed=seed)
         assert_close(f"out in test mode (p={p:.3f})", out, X_before, 0.0,
                      "test mode returns X unchanged: no dropping, no scaling")
@@ -133,10 +122,10 @@ def test_dropout_backward_routes_dout_through_the_forward_mask(student, case_rng
     shape = (40, 30) if ndim == 2 else (8, 3, 5, 6)
     X = case_rng.uniform(0.5, 2.0, size=shape) * case_rng.choice([-1.0, 1.0], size=shape)
     dout = case_rng.normal(size=shape)
-    out, mask = _forward(student, X, p, seed=_seed(case_rng))
+    out, mask = _forward(student, X, p, seed=seed_from(case_rng, nonzero=True))
     out = assert_shape("out", out, X.shape, "the shape of X")
-    _check(0 < np.count_nonzero(out) < out.size,
-           f"dropout_forward(p={p:.3f}) dropped none or all of {out.size} entries")
+    check(0 < np.count_nonzero(out) < out.size,
+          f"dropout_forward(p={p:.3f}) dropped none or all of {out.size} entries")
     dX = student.layers.dropout_backward(dout.copy(), mask, p=p, train=True)
     # out = X * m elementwise, so d(out)/dX = m = out / X and dX = dout * out / X
     e = assert_close("dX", dX, dout * out / X, 1e-12,
@@ -150,28 +139,28 @@ def test_dropout_same_nonzero_seed_gives_same_mask_and_no_seed_does_not_repeat(s
     """A non-zero seed makes dropout_forward deterministic; without a seed successive calls differ."""
     p = _drop_prob(case_rng)
     X = case_rng.uniform(0.5, 2.0, size=(30, 40))
-    seed = _seed(case_rng)
+    seed = seed_from(case_rng, nonzero=True)
     out1, _ = _forward(student, X, p, seed=seed)
     out1 = assert_shape("out", out1, X.shape, "the shape of X")
-    student.seed(_seed(case_rng))          # moves the global RNG between the two calls
+    student.seed(seed_from(case_rng, nonzero=True))          # moves the global RNG between the two calls
     out2, _ = _forward(student, X, p, seed=seed)
     assert_close("out of a second call with the same seed", out2, out1, 0.0,
                  "the same seed must give the same mask (the seed is given code: keep it)")
-    student.seed(_seed(case_rng))
+    student.seed(seed_from(case_rng, nonzero=True))
     a, _ = _forward(student, X, p)
     b, _ = _forward(student, X, p)
     a = assert_shape("out", a, X.shape)
     b = assert_shape("out", b, X.shape)
-    _check(np.any((a == 0) != (b == 0)),
-           "two calls without a seed dropped exactly the same entries: draw a fresh mask "
-           "from np.random at every call")
+    check(np.any((a == 0) != (b == 0)),
+          "two calls without a seed dropped exactly the same entries: draw a fresh mask "
+          "from np.random at every call")
 
 
 @weight(1)
 def test_dropout_with_p_zero_keeps_every_entry(student, case_rng):
     """Training with p = 0: nothing is dropped or scaled, and dX equals dout."""
     X = case_rng.normal(size=(20, 15)) + 5.0
-    out, mask = _forward(student, X, 0.0, seed=_seed(case_rng))
+    out, mask = _forward(student, X, 0.0, seed=seed_from(case_rng, nonzero=True))
     assert_close("out (p=0, train=True)", out, X, 1e-15, "p=0 drops nothing")
     dout = case_rng.normal(size=X.shape)
     dX = student.layers.dropout_backward(dout.copy(), mask, p=0.0, train=True)
@@ -184,6 +173,6 @@ def test_dropout_forward_does_not_modify_its_input(student, case_rng):
     X = case_rng.normal(size=(12, 10))
     X_before = X.copy()
     for train in (True, False):
-        out, _ = _forward(student, X, _drop_prob(case_rng), train=train, seed=_seed(case_rng))
+        out, _ = _forward(student, X, _drop_prob(case_rng), train=train, seed=seed_from(case_rng, nonzero=True))
         assert_unchanged(f"dropout_forward's X (train={train})", X_before, X)
         to_array(out, "out")

@@ -23,7 +23,8 @@ from gradescope_utils.autograder_utils.decorators import weight
 from autograder import paths, pytest_plugin
 from autograder.student import StudentError
 from autograder.testkit import (CheckFailed, assert_close, assert_scalar_close, assert_shape,
-                                assert_unchanged, scores_guard_tol, to_array, to_scalar)
+                                assert_unchanged, check, scores_guard_tol, seed_from, to_array,
+                                to_scalar)
 
 pytestmark = pytest.mark.question("Q4")
 
@@ -32,17 +33,6 @@ TOL_GRAD = 1e-8
 VAL_THRESHOLD = {"digits": 0.90, "cifar10": 0.45}
 OVERFIT_EXAMPLES = 50
 OVERFIT_EPOCHS = 20
-
-
-def _check(condition, message):
-    """Fail with ``message`` (which never shows expected values) unless ``condition``."""
-    if not condition:
-        raise CheckFailed(message)
-
-
-def _seed(rng):
-    """A non-zero seed (the handout's ``if seed:`` ignores 0)."""
-    return int(rng.integers(1, 2**31 - 1))
 
 
 def _dims(rng, layers):
@@ -86,16 +76,16 @@ def _ref_model(ref, hidden, c, params, **kwargs):
 
 def _loss_and_grads(model, X, y):
     got = model.loss(X, y)
-    _check(isinstance(got, (tuple, list)) and len(got) == 2,
-           "loss(X, y) must return a tuple (loss, grads) when y is given")
+    check(isinstance(got, (tuple, list)) and len(got) == 2,
+          "loss(X, y) must return a tuple (loss, grads) when y is given")
     loss, grads = got
-    _check(isinstance(grads, dict), "loss(X, y) must return grads as a dict")
+    check(isinstance(grads, dict), "loss(X, y) must return grads as a dict")
     return loss, grads
 
 
 def _compare_grads(grads, expected, params):
-    _check(set(grads) == set(params),
-           f"grads has keys {sorted(grads)}; expected exactly the keys of params {sorted(params)}")
+    check(set(grads) == set(params),
+          f"grads has keys {sorted(grads)}; expected exactly the keys of params {sorted(params)}")
     worst = 0.0
     for name in sorted(expected):
         worst = max(worst, assert_close(f"grads[{name!r}]", grads[name], expected[name], TOL_GRAD,
@@ -110,26 +100,26 @@ def test_fcnet_init_params_shapes_zero_biases_and_dtype(student, case_rng):
     hidden = _dims(case_rng, int(case_rng.integers(1, 4)))
     d, c = int(case_rng.integers(5, 20)), int(case_rng.integers(2, 8))
     dims = [d] + hidden + [c]
-    student.seed(_seed(case_rng))
+    student.seed(seed_from(case_rng, nonzero=True))
     for dtype, kwargs in ((np.float64, {"dtype": np.float64}), (np.float32, {})):
         model = student.fcnet.FullyConnectedNet(hidden, input_dim=d, num_classes=c,
                                                 weight_scale=5e-2, **kwargs)
         params = model.params
         expected = {f"W{l}" for l in range(1, len(dims))} | {f"b{l}" for l in range(1, len(dims))}
-        _check(isinstance(params, dict) and set(params) == expected,
-               f"params has keys {sorted(params) if isinstance(params, dict) else params!r}; "
-               f"expected {sorted(expected)} for {len(hidden)} hidden layer(s)")
+        check(isinstance(params, dict) and set(params) == expected,
+              f"params has keys {sorted(params) if isinstance(params, dict) else params!r}; "
+              f"expected {sorted(expected)} for {len(hidden)} hidden layer(s)")
         for l in range(1, len(dims)):
             W = assert_shape(f"params['W{l}']", params[f"W{l}"], (dims[l - 1], dims[l]),
                              "(D_{l-1}, D_l)")
             assert_shape(f"params['b{l}']", params[f"b{l}"], (dims[l],), "1-D (D_l,), not (1, D_l)")
             assert_close(f"params['b{l}']", params[f"b{l}"], np.zeros(dims[l]), 0.0,
                          "biases start at zero")
-            _check(np.std(W) > 0, f"params['W{l}'] must be random, not constant")
+            check(np.std(W) > 0, f"params['W{l}'] must be random, not constant")
             for name in (f"W{l}", f"b{l}"):
                 got = getattr(params[name], "dtype", None)
-                _check(got == dtype, f"params[{name!r}] has dtype {got}; expected "
-                                     f"{np.dtype(dtype)} (the dtype argument; float32 by default)")
+                check(got == dtype, f"params[{name!r}] has dtype {got}; expected "
+                                    f"{np.dtype(dtype)} (the dtype argument; float32 by default)")
 
 
 def _scale_matches(std, candidates, rel=0.15):
@@ -142,7 +132,7 @@ def test_fcnet_init_weights_are_zero_mean_and_scaled_by_weight_scale_or_xavier(s
     hidden = [int(h) for h in case_rng.integers(40, 81, size=2)]
     d, c = int(case_rng.integers(60, 121)), 10
     dims = [d] + hidden + [c]
-    seed = _seed(case_rng)
+    seed = seed_from(case_rng, nonzero=True)
     stds = {}
     for ws in (1e-1, 1e-3):
         student.seed(seed)     # the same draws for both scales
@@ -152,10 +142,10 @@ def test_fcnet_init_weights_are_zero_mean_and_scaled_by_weight_scale_or_xavier(s
         for l in range(1, len(dims)):
             W = assert_shape(f"params['W{l}']", params[f"W{l}"], (dims[l - 1], dims[l]))
             std = float(np.std(W))
-            _check(std > 0, f"params['W{l}'] (weight_scale={ws}) must be random, not constant")
-            _check(abs(float(np.mean(W))) <= 6.0 * std / np.sqrt(W.size),
-                   f"params['W{l}'] (weight_scale={ws}): the mean of the weights is far from 0 "
-                   f"(draw them from a distribution centred on 0, e.g. np.random.randn)")
+            check(std > 0, f"params['W{l}'] (weight_scale={ws}) must be random, not constant")
+            check(abs(float(np.mean(W))) <= 6.0 * std / np.sqrt(W.size),
+                  f"params['W{l}'] (weight_scale={ws}): the mean of the weights is far from 0 "
+                  f"(draw them from a distribution centred on 0, e.g. np.random.randn)")
             stds[(ws, l)] = std
     for l in range(1, len(dims)):
         n_in, n_out = dims[l - 1], dims[l]
@@ -165,10 +155,10 @@ def test_fcnet_init_weights_are_zero_mean_and_scaled_by_weight_scale_or_xavier(s
         fixed_xavier = all(_scale_matches(stds[(ws, l)], xavier) for ws in (1e-1, 1e-3))
         print(f"W{l}: std {stds[(1e-1, l)]:.4g} (weight_scale 0.1), {stds[(1e-3, l)]:.4g} "
               f"(weight_scale 0.001)")
-        _check(proportional or fixed_xavier,
-               f"params['W{l}']: the standard deviation of the initial weights neither scales "
-               f"with weight_scale (W = weight_scale * np.random.randn(in, out)) nor matches a "
-               f"Xavier/Glorot scale for (in, out) = ({n_in}, {n_out})")
+        check(proportional or fixed_xavier,
+              f"params['W{l}']: the standard deviation of the initial weights neither scales "
+              f"with weight_scale (W = weight_scale * np.random.randn(in, out)) nor matches a "
+              f"Xavier/Glorot scale for (in, out) = ({n_in}, {n_out})")
 
 
 # ------------------------------------------------------------------------------ values
@@ -248,7 +238,7 @@ def test_fcnet_with_dropout_applies_it_after_every_hidden_relu_in_training(stude
     """Training with dropout and a seed: dropout follows each hidden ReLU (never the scores); loss and gradients."""
     hidden, c, params, X, y = _case(case_rng, 2, n=int(case_rng.integers(6, 10)))
     p = float(case_rng.uniform(0.2, 0.6))
-    seed = _seed(case_rng)
+    seed = seed_from(case_rng, nonzero=True)
     reg = float(case_rng.uniform(0.1, 1.0))
     model = _model(student, hidden, c, params, dropout=p, reg=reg, seed=seed)
     loss, grads = _loss_and_grads(model, X.copy(), y.copy())
@@ -295,8 +285,8 @@ def test_fcnet_default_float32_network_gives_float32_accurate_results(student, r
     expected_scores = _ref_model(ref, hidden, c, ref_params).loss(X)
     e_loss, _ = _ref_model(ref, hidden, c, ref_params, reg=0.3).loss(X, y)
     err = float(np.max(np.abs(scores - expected_scores)) / np.max(np.abs(expected_scores)))
-    _check(err <= 1e-5, f"scores (float32 network): max error {err:.3g} relative to the largest "
-                        f"score (tolerance 1e-05)")
+    check(err <= 1e-5, f"scores (float32 network): max error {err:.3g} relative to the largest "
+                       f"score (tolerance 1e-05)")
     assert_scalar_close("loss (float32 network)", loss, e_loss, 1e-5)
 
 
@@ -348,8 +338,8 @@ def _run_script(student, script, seed):
         has_main = False
     if has_main:
         solver = getattr(student, script).main()
-        _check(solver is not None,
-               f"{script}.main() must return the trained Solver (it returned None)")
+        check(solver is not None,
+              f"{script}.main() must return the trained Solver (it returned None)")
         holders = [solver]
     else:
         found = {}
@@ -358,8 +348,8 @@ def _run_script(student, script, seed):
                 found[name] = student.attr(f"{script}.{name}")
             except StudentError:
                 pass
-        _check(found, f"src/{script}.py has no main() returning the trained Solver (nor a "
-                      f"module-level `solver` or `model`)")
+        check(found, f"src/{script}.py has no main() returning the trained Solver (nor a "
+                     f"module-level `solver` or `model`)")
         solver = found.get("solver")
         holders = list(found.values())
     for holder in holders:
@@ -380,15 +370,15 @@ def _accuracy(params, X, y):
     """Accuracy of the network [linear - relu] x (L-1) - linear with ``params`` (trusted side)."""
     L = sum(1 for k in params if k.startswith("W"))
     names = [f"{k}{l}" for l in range(1, L + 1) for k in "Wb"]
-    _check(L >= 1 and all(k in params for k in names),
-           f"the trained model's params have keys {sorted(params)}; expected W1, b1, ..., WL, bL")
+    check(L >= 1 and all(k in params for k in names),
+          f"the trained model's params have keys {sorted(params)}; expected W1, b1, ..., WL, bL")
     arrays = {k: to_array(params[k], f"params[{k!r}]") for k in names}
     h = X.reshape(X.shape[0], -1)
     for l in range(1, L + 1):
         W, b = arrays[f"W{l}"], arrays[f"b{l}"]
-        _check(W.ndim == 2 and W.shape[0] == h.shape[1] and b.shape[-1:] == W.shape[1:],
-               f"params['W{l}'] has shape {W.shape} and params['b{l}'] {b.shape}: they do not "
-               f"fit an input with {h.shape[1]} features")
+        check(W.ndim == 2 and W.shape[0] == h.shape[1] and b.shape[-1:] == W.shape[1:],
+              f"params['W{l}'] has shape {W.shape} and params['b{l}'] {b.shape}: they do not "
+              f"fit an input with {h.shape[1]} features")
         h = h @ W + b.reshape(-1)
         if l < L:
             h = np.maximum(h, 0.0)
@@ -401,15 +391,15 @@ def test_overfit_fcnet_script_fits_its_50_training_examples(student, ref, case_r
     name = _dataset_name(request.config)
     if name not in VAL_THRESHOLD:
         pytest.skip(f"the scripts are graded on digits or cifar10, not {name!r}")
-    params, solver = _run_script(student, "overfit_fcnet", _seed(case_rng))
+    params, solver = _run_script(student, "overfit_fcnet", seed_from(case_rng, nonzero=True))
     if solver is not None:
         try:
             epochs = to_scalar(solver.epoch, "solver.epoch")
         except (StudentError, AttributeError):
             epochs = None
-        _check(epochs is None or epochs <= OVERFIT_EPOCHS,
-               f"overfit_fcnet trained for {epochs:g} epochs; the handout asks for 100 % training "
-               f"accuracy within {OVERFIT_EPOCHS} epochs")
+        check(epochs is None or epochs <= OVERFIT_EPOCHS,
+              f"overfit_fcnet trained for {epochs:g} epochs; the handout asks for 100 % training "
+              f"accuracy within {OVERFIT_EPOCHS} epochs")
     # The first 50 training examples of get_CIFAR10_data, with the mean image of the whole
     # training split subtracted (get_CIFAR10_data()) or of those 50 (num_training=50).
     accs = []
@@ -418,11 +408,11 @@ def test_overfit_fcnet_script_fits_its_50_training_examples(student, ref, case_r
         accs.append(_accuracy(params, data["X_train"][:OVERFIT_EXAMPLES],
                               data["y_train"][:OVERFIT_EXAMPLES]))
     print("training accuracy of the returned network on the first 50 examples:", accs)
-    _check(max(accs) >= 1.0,
-           f"the network overfit_fcnet returns classifies {max(accs):.2f} of the first "
-           f"{OVERFIT_EXAMPLES} training examples of get_CIFAR10_data() correctly; expected 1.0 "
-           f"(the Solver restores the parameters with the best validation accuracy: those must "
-           f"overfit the 50 examples too)")
+    check(max(accs) >= 1.0,
+          f"the network overfit_fcnet returns classifies {max(accs):.2f} of the first "
+          f"{OVERFIT_EXAMPLES} training examples of get_CIFAR10_data() correctly; expected 1.0 "
+          f"(the Solver restores the parameters with the best validation accuracy: those must "
+          f"overfit the 50 examples too)")
 
 
 @weight(2)
@@ -431,10 +421,10 @@ def test_train_fcnet_script_reaches_the_validation_accuracy(student, ref, case_r
     name = _dataset_name(request.config)
     if name not in VAL_THRESHOLD:
         pytest.skip(f"the scripts are graded on digits or cifar10, not {name!r}")
-    params, _ = _run_script(student, "train_fcnet", _seed(case_rng))
+    params, _ = _run_script(student, "train_fcnet", seed_from(case_rng, nonzero=True))
     data = _trusted_data(ref, name)
     acc = _accuracy(params, data["X_val"], data["y_val"])
     print(f"data set {name}: validation accuracy of the returned network {acc:.4f}")
-    _check(acc >= VAL_THRESHOLD[name],
-           f"the network train_fcnet returns reaches {acc:.3f} validation accuracy on {name}; at "
-           f"least {VAL_THRESHOLD[name]} is required")
+    check(acc >= VAL_THRESHOLD[name],
+          f"the network train_fcnet returns reaches {acc:.3f} validation accuracy on {name}; at "
+          f"least {VAL_THRESHOLD[name]} is required")

@@ -20,15 +20,9 @@ import pytest
 from gradescope_utils.autograder_utils.decorators import weight
 
 from autograder.testkit import (CheckFailed, assert_close, assert_scalar_close, assert_shape,
-                                assert_unchanged, raises, to_array, to_scalar)
+                                assert_unchanged, check, raises, to_array, to_scalar)
 
 pytestmark = pytest.mark.question("Q5")
-
-
-def _check(condition, message):
-    """Fail with ``message`` (which never shows expected values) unless ``condition``."""
-    if not condition:
-        raise CheckFailed(message)
 
 
 # ------------------------------------------------------------------------------ sgd_momentum
@@ -39,11 +33,11 @@ def _momentum_step(w, dw, v, lr, mu):
 
 def _sgd_momentum(student, w, dw, config):
     got = student.utils.optim.sgd_momentum(w, dw, config)
-    _check(isinstance(got, (tuple, list)) and len(got) == 2,
-           "sgd_momentum must return a tuple (next_w, config)")
+    check(isinstance(got, (tuple, list)) and len(got) == 2,
+          "sgd_momentum must return a tuple (next_w, config)")
     next_w, config = got
-    _check(isinstance(config, dict) and "velocity" in config,
-           "sgd_momentum must return (next_w, config) with the new velocity in config['velocity']")
+    check(isinstance(config, dict) and "velocity" in config,
+          "sgd_momentum must return (next_w, config) with the new velocity in config['velocity']")
     return next_w, config
 
 
@@ -88,11 +82,11 @@ def test_sgd_momentum_defaults_when_config_is_none(student, case_rng):
     """sgd_momentum(w, dw) without a config: learning_rate 1e-2, momentum 0.9, zero velocity."""
     w, dw = case_rng.normal(size=(3, 4)), case_rng.normal(size=(3, 4))
     got = student.utils.optim.sgd_momentum(w.copy(), dw.copy())
-    _check(isinstance(got, (tuple, list)) and len(got) == 2,
-           "sgd_momentum must return a tuple (next_w, config)")
+    check(isinstance(got, (tuple, list)) and len(got) == 2,
+          "sgd_momentum must return a tuple (next_w, config)")
     next_w, config = got
     assert_close("next_w (config=None)", next_w, w - 1e-2 * dw, 1e-12, "the shape of w")
-    _check(isinstance(config, dict), "sgd_momentum must return the config dict it used")
+    check(isinstance(config, dict), "sgd_momentum must return the config dict it used")
     assert_scalar_close("config['learning_rate'] default", config["learning_rate"], 1e-2, 0.0)
     assert_scalar_close("config['momentum'] default", config["momentum"], 0.9, 0.0)
 
@@ -156,9 +150,9 @@ def _histories(solver):
     epoch = to_scalar(solver.epoch, "solver.epoch")
     print("val_acc_history:", [round(a, 3) for a in val], "- iterations:", iterations,
           "- epoch:", epoch)
-    _check(len(train) == len(val),
-           f"train_acc_history has {len(train)} entries and val_acc_history {len(val)}; both "
-           f"hold one entry per accuracy check")
+    check(len(train) == len(val),
+          f"train_acc_history has {len(train)} entries and val_acc_history {len(val)}; both "
+          f"hold one entry per accuracy check")
     return val, iterations, epoch
 
 
@@ -174,14 +168,14 @@ def _val_accuracy(ref, setup, params):
 def _check_best_restored(ref, setup, solver, model, val):
     """The model ends with the parameters of the best check (a snapshot, not a live view)."""
     params = model.params
-    _check(isinstance(params, dict) and set(params) == set(setup["params"]),
-           "after train() model.params must hold W1, b1, W2, b2")
+    check(isinstance(params, dict) and set(params) == set(setup["params"]),
+          "after train() model.params must hold W1, b1, W2, b2")
     acc = _val_accuracy(ref, setup, params)
     print("validation accuracy of the final model:", acc, "- best in history:", max(val))
-    _check(acc == max(val),
-           f"after train() the model's validation accuracy is {acc}, but the best check had "
-           f"{max(val)}: the Solver must restore a COPY of the best parameters (an in-place "
-           f"update rule such as sgd changes the arrays it was given)")
+    check(acc == max(val),
+          f"after train() the model's validation accuracy is {acc}, but the best check had "
+          f"{max(val)}: the Solver must restore a COPY of the best parameters (an in-place "
+          f"update rule such as sgd changes the arrays it was given)")
     best = solver.best_params
     for k in sorted(setup["params"]):
         assert_close(f"model.params[{k!r}] after train()", params[k], best[k], 0.0,
@@ -217,13 +211,13 @@ def _check_stopping(setup, solver, patience, num_epochs):
             f"{patience} consecutive epoch-end checks without improvement (an epoch improves "
             f"when its validation accuracy is strictly higher than the best so far; the counter "
             f"restarts then)")
-    _check(epoch == checks - 1,
-           f"solver.epoch is {epoch:g} after {checks} accuracy checks; expected one check per "
-           f"finished epoch after the first check")
+    check(epoch == checks - 1,
+          f"solver.epoch is {epoch:g} after {checks} accuracy checks; expected one check per "
+          f"finished epoch after the first check")
     ipe = _iterations_per_epoch(setup)
-    _check(iterations == (checks - 1) * ipe,
-           f"loss_history has {iterations} entries after {checks - 1} epochs of {ipe} "
-           f"iterations: training must stop right after the epoch-end check that triggers it")
+    check(iterations == (checks - 1) * ipe,
+          f"loss_history has {iterations} entries after {checks - 1} epochs of {ipe} "
+          f"iterations: training must stop right after the epoch-end check that triggers it")
     return val
 
 
@@ -235,9 +229,9 @@ def test_solver_restores_a_copy_of_the_best_params_with_in_place_sgd(student, re
     num_epochs = 6
     solver, model = _train(student, FALL, seed, num_epochs=num_epochs)
     val, iterations, _ = _histories(solver)
-    _check(len(val) == num_epochs + 1,
-           f"{len(val)} accuracy checks in {num_epochs} epochs; expected one at the first "
-           f"iteration and one at the end of every epoch")
+    check(len(val) == num_epochs + 1,
+          f"{len(val)} accuracy checks in {num_epochs} epochs; expected one at the first "
+          f"iteration and one at the end of every epoch")
     _check_best_restored(ref, FALL, solver, model, val)
 
 
@@ -251,8 +245,8 @@ def test_solver_decays_each_parameters_learning_rate_once_per_epoch(student, cas
     solver, _ = _train(student, RISE, int(case_rng.integers(1, 2**31 - 1)), update_rule,
                        num_epochs=num_epochs, lr_decay=decay)
     configs = solver.optim_configs
-    _check(isinstance(configs, dict) and set(configs) == set(RISE["params"]),
-           f"solver.optim_configs must hold one config per parameter ({sorted(RISE['params'])})")
+    check(isinstance(configs, dict) and set(configs) == set(RISE["params"]),
+          f"solver.optim_configs must hold one config per parameter ({sorted(RISE['params'])})")
     for k in sorted(configs):
         assert_scalar_close(f"optim_configs[{k!r}]['learning_rate'] after {num_epochs} epochs",
                             configs[k]["learning_rate"], lr * decay ** num_epochs, 1e-12)
@@ -270,13 +264,13 @@ def test_solver_histories_have_one_entry_per_iteration_and_per_check(student, ca
     solver, _ = _train(student, setup, int(case_rng.integers(1, 2**31 - 1)), num_epochs=num_epochs)
     val, iterations, epoch = _histories(solver)
     ipe = _iterations_per_epoch(setup)
-    _check(iterations == num_epochs * ipe,
-           f"loss_history has {iterations} entries; expected one per iteration "
-           f"({num_epochs} epochs of {len(setup['data']['X_train'])} // {batch_size} iterations)")
-    _check(len(val) == num_epochs + 1,
-           f"{len(val)} accuracy checks in {num_epochs} epochs; expected one at the first "
-           f"iteration and one at the end of every epoch")
-    _check(epoch == num_epochs, f"solver.epoch is {epoch:g} after {num_epochs} epochs")
+    check(iterations == num_epochs * ipe,
+          f"loss_history has {iterations} entries; expected one per iteration "
+          f"({num_epochs} epochs of {len(setup['data']['X_train'])} // {batch_size} iterations)")
+    check(len(val) == num_epochs + 1,
+          f"{len(val)} accuracy checks in {num_epochs} epochs; expected one at the first "
+          f"iteration and one at the end of every epoch")
+    check(epoch == num_epochs, f"solver.epoch is {epoch:g} after {num_epochs} epochs")
 
 
 @weight(0)
@@ -303,10 +297,10 @@ def test_solver_patience_stops_exactly_patience_epochs_into_a_flat_accuracy(stud
                            num_epochs=num_epochs, patience=patience,
                            optim_config={"learning_rate": 0.0})
     val = _check_stopping(RISE, solver, patience, num_epochs)
-    _check(len(val) == patience + 1,
-           f"patience={patience}: {len(val)} accuracy checks on a flat validation accuracy; "
-           f"equal accuracies never improve, so training stops {patience} epoch(s) after the "
-           f"first check")
+    check(len(val) == patience + 1,
+          f"patience={patience}: {len(val)} accuracy checks on a flat validation accuracy; "
+          f"equal accuracies never improve, so training stops {patience} epoch(s) after the "
+          f"first check")
     params = model.params
     for k in sorted(RISE["params"]):
         assert_unchanged(f"model.params[{k!r}] (learning rate 0)", RISE["params"][k], params[k])
@@ -340,7 +334,7 @@ def test_solver_patience_longer_than_the_run_trains_every_epoch(student, ref, ca
     solver, model = _train(student, FALL, int(case_rng.integers(1, 2**31 - 1)),
                            num_epochs=num_epochs, patience=num_epochs + 1)
     val = _check_stopping(FALL, solver, num_epochs + 1, num_epochs)
-    _check(len(val) == num_epochs + 1,
-           f"patience={num_epochs + 1} is longer than the {num_epochs} epochs: all of them "
-           f"must run")
+    check(len(val) == num_epochs + 1,
+          f"patience={num_epochs + 1} is longer than the {num_epochs} epochs: all of them "
+          f"must run")
     _check_best_restored(ref, FALL, solver, model, val)

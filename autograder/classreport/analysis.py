@@ -1,5 +1,8 @@
 """From a batch's records to the numbers of the class report (no HTML here).
 
+The records are read by :mod:`.records`; the numbers are the data classes of
+:mod:`.report_data` (re-exported here, with the readers the tests use).
+
 :func:`analyse` reads the records (``records/<id>.json``: status, wall time, Gradescope's
 results document) and returns a :class:`ClassReport`: status counts, score distributions
 overall and per question, per-test pass rates with the failure messages grouped by
@@ -19,20 +22,19 @@ Fields that other parts of the kit add later are read defensively, never require
 """
 from __future__ import annotations
 
-import dataclasses
-import re
-import statistics
 from collections import Counter, defaultdict
 from typing import Any, Iterable
 
-from ..batch.outputs import question_points
 from ..grading import results
 from .messages import failure_message, pattern
+from .records import _device, _num, _student, kind_of, record_problem, test_seconds
+from .report_data import (_QID, STATUS_TEXT, STATUSES, ClassReport, FailureGroup, ModelEntry,
+                          ModelStat, QuestionStat, Student, TestStat)
 
-STATUSES = ("ok", "timeout", "oom", "crashed", "rejected", "failed", "error")
-STATUS_TEXT = {"ok": "graded", "timeout": "timed out", "oom": "out of memory", "crashed": "crashed",
-               "rejected": "rejected", "failed": "grader failed", "error": "could not run"}
-_QID = re.compile(r"^(Q\d+)\b\s*(.*?)(?:\s+·\s+|$)")
+__all__ = ["analyse", "ClassReport", "FailureGroup", "ModelEntry", "ModelStat", "QuestionStat",
+           "Student", "TestStat", "STATUSES", "STATUS_TEXT", "test_seconds", "kind_of",
+           "record_problem"]
+
 STRONG = 0.8            # a submission is "strong" outside a question at >= 80 % of those points
 NEARLY_EVERY = 0.8      # ... and a test "nearly every" strong one fails at >= 80 % of them
 MIN_STRONG = 3
@@ -40,293 +42,6 @@ SHARP = 0.3             # public vs hidden pass rates this far apart are "sharpl
 MIN_GRADED = 5
 
 
-# ---------------------------------------------------------------------------- data
-@dataclasses.dataclass
-class FailureGroup:
-    pattern: str
-    example: str                          # the most common message of the group, as printed
-    students: list[str]                   # submission ids, sorted
-    messages: Counter                     # message -> count
-
-    @property
-    def count(self) -> int:
-        return len(self.students)
-
-
-@dataclasses.dataclass
-class TestStat:
-    name: str
-    number: str
-    question: str
-    kind: str                             # public | hidden | model | other
-    description: str                      # "What it checks: ..." of a hidden test
-    max_score: float
-    passed: list[str] = dataclasses.field(default_factory=list)
-    failed: list[str] = dataclasses.field(default_factory=list)
-    groups: list[FailureGroup] = dataclasses.field(default_factory=list)
-    flags: list[str] = dataclasses.field(default_factory=list)
-    seconds: list[float] = dataclasses.field(default_factory=list)
-
-    @property
-    def graded(self) -> int:
-        return len(self.passed) + len(self.failed)
-
-    @property
-    def pass_rate(self) -> float:
-        return len(self.passed) / self.graded if self.graded else 0.0
-
-    @property
-    def fail_rate(self) -> float:
-        return 1.0 - self.pass_rate if self.graded else 0.0
-
-
-@dataclasses.dataclass
-class QuestionStat:
-    id: str
-    title: str
-    possible: float
-    scores: list[float]                   # graded submissions only
-    public_rate: float | None
-    hidden_rate: float | None
-    budget_s: float | None
-    seconds: list[float]                  # per graded submission with timing data
-    flags: list[str] = dataclasses.field(default_factory=list)
-
-    @property
-    def mean(self) -> float:
-        return statistics.fmean(self.scores) if self.scores else 0.0
-
-    @property
-    def full_marks(self) -> int:
-        return sum(1 for s in self.scores if s >= self.possible - 1e-6)
-
-
-@dataclasses.dataclass
-class ModelEntry:
-    student: str
-    metrics: dict[str, float]             # leaderboard metric name -> value
-    fraction: float | None                # the model test's share of its points
-    device: str | None
-    per_class_f1: list[float] | None
-    confusion: list[list[int]] | None
-    message: str
-
-
-@dataclasses.dataclass
-class ModelStat:
-    question: str
-    test: str                             # the model test's name
-    metric_names: list[str]
-    entries: list[ModelEntry]             # ranked by the first metric (best first)
-    scored: int                           # submissions whose model was scored
-    not_scored: list[FailureGroup]        # why the others were not (the model test's groups)
-
-    def top_and_median(self) -> list[tuple[str, ModelEntry]]:
-        """The best model and the median one (by the first metric), where there are two."""
-        ranked = [e for e in self.entries if e.metrics]
-        picks = [("top", ranked[0])] if ranked else []
-        if len(ranked) >= 2:
-            picks.append(("median", ranked[len(ranked) // 2]))
-        return picks
-
-
-@dataclasses.dataclass
-class Student:
-    id: str
-    names: str
-    emails: str
-    status: str
-    reason: str
-    score: float
-    questions: dict[str, tuple[float, float]]
-    wall_s: float | None
-    tests: list[dict[str, Any]]
-    output: str
-    leaderboard: dict[str, float]
-    models: list[dict[str, Any]]
-    question_seconds: dict[str, float]
-    record: dict[str, Any]
-    full_messages: dict[str, str]         # test name -> the grader's full failure message
-
-    def full_message(self, test: dict[str, Any]) -> str:
-        """The instructor's view of a failed test: the grader's message where the record has
-        it (:mod:`.instructor`), else the test's output as the student sees it."""
-        return self.full_messages.get(str(test.get("name", "")), "")
-
-
-@dataclasses.dataclass
-class ClassReport:
-    title: str
-    students: list[Student]
-    status_counts: dict[str, int]
-    possible: float
-    questions: list[QuestionStat]
-    tests: list[TestStat]                 # sorted by failure rate, highest first
-    models: list[ModelStat]
-    has_timing: bool
-    timeout_s: float | None
-    unreadable: list[tuple[str, str]] = dataclasses.field(default_factory=list)   # (record, why)
-
-    @property
-    def graded(self) -> list[Student]:
-        return [s for s in self.students if s.status == "ok"]
-
-    @property
-    def flagged(self) -> list[TestStat]:
-        return [t for t in self.tests if t.flags]
-
-
-# ---------------------------------------------------------------------------- reading
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return v if v == v and abs(v) != float("inf") else None
-
-
-def _wall(x: Any) -> float | None:
-    """Seconds from a number or from a table of them (``wall``, ``wall_s``, ``seconds``, ``total_s``, ``total``)."""
-    if isinstance(x, dict):
-        for key in ("wall", "wall_s", "seconds", "total_s", "total"):
-            if _num(x.get(key)) is not None:
-                return _num(x.get(key))
-        return None
-    return _num(x)
-
-
-def test_seconds(test: dict[str, Any]) -> float | None:
-    """A test's wall time from its ``extra_data`` where the kit records one (``seconds``: a
-    number or the timings table ``{"wall", "student", ...}``; ``wall_s``, ``time_s``,
-    ``timing``/``timings``); else None."""
-    extra = test.get("extra_data")
-    if not isinstance(extra, dict):
-        return None
-    for key in ("seconds", "wall_s", "time_s", "timing", "timings"):
-        if key in extra and _wall(extra[key]) is not None:
-            return _wall(extra[key])
-    return None
-
-
-def _question_seconds(rec: dict[str, Any], doc: dict[str, Any]) -> dict[str, float]:
-    """question id -> seconds: the record's or the results' ``question_seconds`` table, else
-    the sum of the question's test times (``doc`` holds cleaned tests: :func:`_clean_test`)."""
-    extra = doc.get("extra_data") if isinstance(doc.get("extra_data"), dict) else {}
-    timings = extra.get("timings") if isinstance(extra.get("timings"), dict) else {}
-    for table in (rec.get("question_seconds"), extra.get("question_seconds"), timings.get("questions")):
-        if isinstance(table, dict):
-            out = {str(q): _wall(v) for q, v in table.items()}
-            out = {q: v for q, v in out.items() if v is not None}
-            if out:
-                return out
-    sums: dict[str, float] = defaultdict(float)
-    for t in doc.get("tests", []) or []:
-        s = test_seconds(t)
-        m = _QID.match(t["name"])
-        if s is not None and m:
-            sums[m.group(1)] += s
-    return dict(sums)
-
-
-def _device(*sources: Any) -> str | None:
-    for src in sources:
-        if isinstance(src, dict):
-            for key in ("device", "device_name"):
-                if isinstance(src.get(key), str) and src[key]:
-                    why = src.get("fallback_reason")
-                    return src[key] + (f" (not on a GPU: {why})" if isinstance(why, str) and why else "")
-            info = src.get("info")
-            if isinstance(info, dict) and isinstance(info.get("device"), str) and info["device"]:
-                return info["device"]
-    return None
-
-
-def kind_of(name: str) -> str:
-    if " · public · " in name:
-        return "public"
-    if " · hidden test " in name:
-        return "hidden"
-    if "saved model" in name:
-        return "model"
-    return "other"
-
-
-def _clean_test(t: dict[str, Any]) -> dict[str, Any]:
-    """A copy of one test of ``results.json`` with the fields the report reads made safe:
-    ``name``/``output`` strings, ``score``/``max_score`` numbers or None, and a ``status``
-    (an older record without one: passed when it has all its points)."""
-    t = dict(t)
-    t["name"] = str(t.get("name") or "")
-    t["output"] = str(t.get("output") or "")
-    t["score"], t["max_score"] = _num(t.get("score")), _num(t.get("max_score"))
-    if t.get("status") not in ("passed", "failed"):
-        t["status"] = ("passed" if t["max_score"] is not None and (t["score"] or 0.0) >= t["max_score"]
-                       else "failed")
-    return t
-
-
-def _student(rec: dict[str, Any]) -> Student:
-    doc = rec.get("results") if isinstance(rec.get("results"), dict) else {}
-    raw_tests = doc.get("tests") if isinstance(doc.get("tests"), list) else []
-    tests = [_clean_test(t) for t in raw_tests if isinstance(t, dict)]
-    doc = {**doc, "tests": tests}
-    people = [p for p in (rec.get("submitters") if isinstance(rec.get("submitters"), list) else [])
-              if isinstance(p, dict)]
-    lb = {}
-    for e in doc.get("leaderboard") if isinstance(doc.get("leaderboard"), list) else []:
-        if isinstance(e, dict) and _num(e.get("value")) is not None:
-            lb[str(e.get("name"))] = _num(e.get("value"))
-    models = [m for m in (rec.get("models") if isinstance(rec.get("models"), list) else [])
-              if isinstance(m, dict)]
-    status = str(rec.get("status") or "error")
-    return Student(id=str(rec["id"]),
-                   names=", ".join(str(p["name"]) for p in people if p.get("name")),
-                   emails=", ".join(str(p["email"]) for p in people if p.get("email")),
-                   status=status, reason=str(rec.get("reason") or ""),
-                   score=_num(doc.get("score")) or 0.0, questions=question_points(doc),
-                   wall_s=_num(rec.get("wall_s")),
-                   tests=tests,
-                   output=str(doc.get("output") or ""), leaderboard=lb, models=models,
-                   question_seconds=_question_seconds(rec, doc), record=rec,
-                   full_messages=_full_messages(rec, tests))
-
-
-def record_problem(rec: Any) -> str | None:
-    """Why ``rec`` cannot stand for a submission in the report, or None when it can: it must
-    be a JSON object with an ``id`` usable as a file name (the student page is
-    ``students/<id>.html``)."""
-    if not isinstance(rec, dict):
-        return "not a JSON object"
-    sid = rec.get("id")
-    if not isinstance(sid, (str, int)) or isinstance(sid, bool) or str(sid) in ("", ".", ".."):
-        return "no usable 'id'"
-    if re.search(r"[/\\\x00]", str(sid)):
-        return f"id {str(sid)[:80]!r} is not a file name"
-    return None
-
-
-def _full_messages(rec: dict[str, Any], tests: list[dict[str, Any]]) -> dict[str, str]:
-    """test name -> the grader's full message, from the record's ``messages`` (keyed by
-    question, kind and index within them: :mod:`.instructor`)."""
-    keyed = {(str(m.get("question")), str(m.get("kind")), m.get("index")): str(m.get("message"))
-             for m in rec.get("messages") or [] if isinstance(m, dict) and m.get("message")}
-    if not keyed:
-        return {}
-    out, seen = {}, Counter()
-    for t in tests:
-        name = str(t.get("name", ""))
-        m = _QID.match(name)
-        if not m:
-            continue
-        kind = kind_of(name)
-        seen[(m.group(1), kind)] += 1
-        msg = keyed.get((m.group(1), kind, seen[(m.group(1), kind)]))
-        if msg:
-            out[name] = msg
-    return out
-
-
-# ---------------------------------------------------------------------------- analysis
 def _descriptive_lines(outputs_passed: list[str], outputs_failed: list[str]) -> frozenset[str]:
     """Lines that describe a test rather than a failure: those a passing run prints too, and
     those every failing run prints (the test's own text) when at least two failed."""
@@ -538,4 +253,3 @@ def _models(graded: list[Student], tests: dict[str, TestStat], labels: dict[str,
         out.append(ModelStat(q, st.name, metric_names, entries,
                              scored=sum(1 for e in entries if e.metrics), not_scored=st.groups))
     return out
-

@@ -15,6 +15,21 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
 
 
+def _svg_open(width: int, height: int, label: str) -> str:
+    """The opening ``<svg>`` tag of a chart of ``width`` x ``height`` pixels named ``label``
+    for screen readers."""
+    return (f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+            f'role="img" aria-label="{escape(label)}">')
+
+
+def _caption(label: str, x: float, height: int) -> str:
+    """``label`` centred at ``x`` along the bottom of a chart ``height`` pixels high ("" for
+    no label)."""
+    if not label:
+        return ""
+    return f'<text x="{x:.1f}" y="{height - 3}" text-anchor="middle">{escape(label)}</text>'
+
+
 def histogram(values: Sequence[float], lo: float, hi: float, *, bins: int = 20, width: int = 420,
               height: int = 150, label: str = "", color: str = BLUE, marker: float | None = None,
               marker_label: str = "") -> str:
@@ -29,8 +44,7 @@ def histogram(values: Sequence[float], lo: float, hi: float, *, bins: int = 20, 
     pad_l, pad_b, pad_t = 34, 30, 8
     w, h = width - pad_l - 6, height - pad_b - pad_t
     bw = w / bins
-    parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-             f'role="img" aria-label="{escape(label or "histogram")}">']
+    parts = [_svg_open(width, height, label or "histogram")]
     for i, c in enumerate(counts):
         if not c:
             continue
@@ -49,8 +63,7 @@ def histogram(values: Sequence[float], lo: float, hi: float, *, bins: int = 20, 
         x = pad_l + w * (marker - lo) / (hi - lo)
         parts.append(f'<line x1="{x:.1f}" y1="{pad_t}" x2="{x:.1f}" y2="{base}" stroke="{RED}" '
                      f'stroke-dasharray="4 3"><title>{escape(marker_label)}</title></line>')
-    if label:
-        parts.append(f'<text x="{pad_l + w / 2:.1f}" y="{height - 3}" text-anchor="middle">{escape(label)}</text>')
+    parts.append(_caption(label, pad_l + w / 2, height))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -70,8 +83,7 @@ def class_bars(values: Sequence[float], names: Sequence[str], *, lo: float = 0.0
     pad_l, pad_b, pad_t = 30, 30, 8
     w, h = width - pad_l - 6, height - pad_b - pad_t
     bw = w / n
-    parts = [f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-             f'aria-label="{escape(label or "per class")}">']
+    parts = [_svg_open(width, height, label or "per class")]
     for i, v in enumerate(values):
         bh = h * (min(max(v, lo), hi) - lo) / ((hi - lo) or 1)
         nm = escape(str(names[i]) if i < len(names) else str(i))
@@ -81,8 +93,7 @@ def class_bars(values: Sequence[float], names: Sequence[str], *, lo: float = 0.0
     parts.append(f'<line x1="{pad_l}" y1="{pad_t + h}" x2="{pad_l + w}" y2="{pad_t + h}" stroke="#333"/>'
                  f'<text x="{pad_l - 4}" y="{pad_t + 9}" text-anchor="end">{_fmt(hi)}</text>'
                  f'<text x="{pad_l - 4}" y="{pad_t + h}" text-anchor="end">{_fmt(lo)}</text>')
-    if label:
-        parts.append(f'<text x="{pad_l + w / 2:.1f}" y="{height - 3}" text-anchor="middle">{escape(label)}</text>')
+    parts.append(_caption(label, pad_l + w / 2, height))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -94,8 +105,7 @@ def confusion(matrix: Sequence[Sequence[int]], names: Sequence[str] = (), *, cel
     top = max((max(r) for r in matrix if r), default=0) or 1
     pad = 34
     size = pad + n * cell + 4
-    parts = [f'<svg class="chart" width="{size}" height="{size + 14}" viewBox="0 0 {size} {size + 14}" '
-             f'role="img" aria-label="confusion matrix">']
+    parts = [_svg_open(size, size + 14, "confusion matrix")]
     for i, row in enumerate(matrix):
         parts.append(f'<text x="{pad - 4}" y="{pad + i * cell + cell * 0.65:.1f}" text-anchor="end">{escape(names[i])}</text>')
         for j, c in enumerate(row):

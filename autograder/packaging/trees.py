@@ -20,7 +20,7 @@ from .leaks import redact_solution_text, solution_lines
 
 #: Modules of the package that only make sense beside the instructor's kit (they read
 #: reference/, mutants/ or examples/); left out of the handout, nothing imports them there.
-INSTRUCTOR_ONLY = ("validate", "examples.py", "demo.py", "refmodels.py", "handout.py",
+INSTRUCTOR_ONLY = ("validate", "examples.py", "demo.py", "refmodels.py", "handout",
                    "handout_assets")
 #: Extra datasets/ folders (no public/private split) copied when smaller than this.
 SUPPORT_DATA_MAX_BYTES = 10 * 2**20

@@ -1,209 +1,19 @@
-"""``python -m autograder handout``: the students' assignment document.
+"""The document as Markdown (maths as ``$...$``): :func:`render_markdown`.
 
-    python -m autograder [--assignment X] handout [--out DIR]
-
-Writes ``DIR/ASSIGNMENT.md`` (renders on GitHub/GitLab: maths as ``$...$``) and
-``DIR/ASSIGNMENT.html`` (one self-contained page: maths as MathML, which browsers render
-natively, no script, no network), default ``DIR`` = ``build/handout/``.  ``build`` puts both
-files into ``handout.zip``.
-
-Every part of the document has one home:
-
-* the function contracts are the docstrings the student template shows
-  (:func:`autograder.template.api_contracts` on :func:`autograder.template.render_tree`'s text);
-* points, files, functions, dependencies (``calls``), limits, the saved models' metrics and
-  curves come from the assignment file (a subset assignment gets only its questions);
-* the prose lives next to the reference: ``reference/questions/qNN_<name>.md`` per question
-  (found by the question's number), ``_intro.md`` and ``_closing.md``.  Prose files are Jinja
-  templates rendered with the question and the assignment (``q``, ``a``, ``model``, ``curve``,
-  ``limits``) and :func:`ref`-style cross-references (``{{ ref("Q1") }}``,
-  ``{{ ref("Q4", "Scripts") }}``, ``{{ ref("conventions") }}``) resolved at render time, so a
-  subset's document numbers its own questions and no reference points at a missing one.
-
-A question's prose file holds ``## `` sections: ``Task`` (first), ``Hidden checks`` (placed in
-"How it is graded"), optionally ``Self-test`` (placed in "Checking your work"); any other
-section (e.g. ``Conventions and accepted alternatives``, ``Scripts``) follows the generated
-"Functions you write".
-
-Citations: code and messages students read cite the document as ``ASSIGNMENT.md §Q4``,
-``ASSIGNMENT.md §Q4 "Scripts"`` or ``ASSIGNMENT.md §"Conventions"`` (either quote style);
-:func:`citations` finds them and :func:`anchor_of` gives the anchor each must resolve to.
+The function contracts are the docstrings the student template shows
+(:func:`autograder.template.api_contracts` on :func:`autograder.template.render_tree`'s text);
+points, files, functions, dependencies (``calls``), limits, the saved models' metrics and curves
+come from the assignment file; the prose from :mod:`.prose`.
 """
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import html
 import re
-import sys
-from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
 
-import jinja2
-
-from . import config, paths, template
-
-DOCUMENT_MD = "ASSIGNMENT.md"
-DOCUMENT_HTML = "ASSIGNMENT.html"
-PROSE_DIR = "questions"                 # under reference/
-INTRO, CLOSING = "_intro.md", "_closing.md"
-#: Prose sections placed by the generator; every other section follows the functions.
-TASK, HIDDEN, SELFTEST = "Task", "Hidden checks", "Self-test"
-#: Sections the generator writes for every question (their anchors exist in every document).
-GENERATED = ("Functions you write", "How it is graded", "Depends on", "Checking your work")
-
-#: A citation of the document in code or a message: ``ASSIGNMENT.md §Q4 "Scripts"``.
-CITATION_RE = re.compile(
-    r"ASSIGNMENT\.md(?:\s*§\s*(?:(?P<qid>Q\d+)(?:\s+(?P<q1>['\"])(?P<sub>[^'\"]+)(?P=q1))?"
-    r"|(?P<q2>['\"])(?P<general>[^'\"]+)(?P=q2)))?")
-
-
-class HandoutError(RuntimeError):
-    """The document cannot be made (a prose file missing or broken, a bad cross-reference)."""
-
-
-def slug(text: str) -> str:
-    """The anchor form of a heading: lower case, runs of other characters as one ``-``."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
-def anchor_of(qid: str | None, sub: str | None = None, general: str | None = None) -> str:
-    """The anchor a citation resolves to: ``q4``, ``q4-scripts`` or ``conventions``."""
-    if qid:
-        return qid.lower() + (f"-{slug(sub)}" if sub else "")
-    return slug(general or "")
-
-
-@dataclasses.dataclass(frozen=True)
-class Citation:
-    text: str
-    anchor: str | None      # None: names the file only ("see ASSIGNMENT.md")
-
-
-def citations(text: str) -> list[Citation]:
-    """Every citation of the document in ``text``."""
-    out = []
-    for m in CITATION_RE.finditer(text):
-        if m.group("qid") or m.group("general"):
-            out.append(Citation(m.group(0), anchor_of(m.group("qid"), m.group("sub"), m.group("general"))))
-        else:
-            out.append(Citation(m.group(0), None))
-    return out
-
-
-def _python_strings(source: str) -> list[str]:
-    """The values of ``source``'s string expressions as Python builds them: implicit and
-    ``+`` concatenations joined, escapes decoded, an f-string's fields as ``{}`` (so a
-    citation split across literals, or written ``\\"Scripts\\"``, is read whole)."""
-    import ast
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return []
-
-    def value(node) -> str | None:
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            return node.value
-        if isinstance(node, ast.JoinedStr):
-            return "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            left, right = value(node.left), value(node.right)
-            if left is not None or right is not None:
-                return (left or "{}") + (right or "{}")
-        return None
-
-    return [v for node in ast.walk(tree) if (v := value(node)) is not None and "ASSIGNMENT" in v]
-
-
-def citations_in(name: str, text: str) -> list[Citation]:
-    """Every citation of the document in file ``name`` with contents ``text``: in its text
-    (comments, Markdown, TOML) and, for Python, in its strings as the program builds them."""
-    found = citations(text)
-    if name.endswith(".py"):
-        for value in _python_strings(text):
-            found += citations(value)
-    return list(dict.fromkeys(found))
-
-
-def dangling(files: dict[str, str], markdown: str) -> list[str]:
-    """``file: citation`` for each citation in ``files`` ({name: text}) that names a section
-    the document ``markdown`` does not have."""
-    have = anchors(markdown)
-    return [f"{name}: {c.text!r} (no #{c.anchor})" for name, text in sorted(files.items())
-            for c in citations_in(name, text) if c.anchor is not None and c.anchor not in have]
-
-
-def anchors(markdown: str) -> set[str]:
-    """The anchors a rendered document defines (``<a id="...">``)."""
-    return set(re.findall(r'<a id="([^"]+)"></a>', markdown))
-
-
-# ---------------------------------------------------------------------------- prose files
-def prose_dir(kit: Path | None = None) -> Path:
-    return paths.reference_dir(kit) / PROSE_DIR
-
-
-def prose_file(question: config.Question, kit: Path | None = None) -> Path:
-    """``reference/questions/qNN_*.md`` of ``question`` (exactly one must exist)."""
-    found = sorted(prose_dir(kit).glob(f"q{question.number:02d}_*.md"))
-    if len(found) != 1:
-        raise HandoutError(f"{prose_dir(kit)}: expected one q{question.number:02d}_<name>.md for "
-                           f"{question.id} ({question.title}); found {[p.name for p in found]}")
-    return found[0]
-
-
-def split_sections(text: str, where: str) -> dict[str, str]:
-    """``## Title`` sections of a rendered prose file, in order (text before the first: an
-    error, so nothing is silently dropped)."""
-    parts = re.split(r"(?m)^## +(.+?)\s*$", text)
-    if parts[0].strip():
-        raise HandoutError(f"{where}: text before the first '## ' section: {parts[0].strip()[:60]!r}")
-    sections: dict[str, str] = {}
-    for title, body in zip(parts[1::2], parts[2::2]):
-        if title in sections:
-            raise HandoutError(f"{where}: section {title!r} appears twice")
-        sections[title] = body.strip()
-    return sections
-
-
-# ---------------------------------------------------------------------------- the document
-@dataclasses.dataclass
-class _Context:
-    kit: Path
-    assignment: config.Assignment
-    number: dict[str, int]          # question id -> its section number in this document
-    general: dict[str, str]         # general section anchor -> title
-
-    def ref(self, target: str, sub: str | None = None) -> str:
-        """A markdown link to a question (``Q4``), one of its sections or a general section."""
-        if re.fullmatch(r"Q\d+", target):
-            if target not in self.number:
-                return f"[{target} (not part of this assignment)](#{target.lower()})"
-            q = self.assignment.question(target)
-            label = f"§{self.number[target]} ({target} {q.title})"
-            if sub:
-                label = f"§{self.number[target]} ({target}) \"{sub}\""
-            return f"[{label}](#{anchor_of(target, sub)})"
-        key = slug(target)
-        if key not in self.general:
-            raise HandoutError(f"ref({target!r}): no general section of that name "
-                               f"(known: {', '.join(self.general.values())})")
-        return f"[§\"{self.general[key]}\"](#{key})"
-
-
-def _jinja() -> jinja2.Environment:
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                              autoescape=False, trim_blocks=True, lstrip_blocks=True)
-
-
-def _render_prose(path: Path, ctx: _Context, **values: Any) -> str:
-    env = _jinja()
-    try:
-        return env.from_string(path.read_text("utf-8")).render(
-            a=ctx.assignment, ref=ctx.ref, dataset=ctx.assignment.dataset, **values)
-    except jinja2.TemplateError as exc:
-        raise HandoutError(f"{path}: {type(exc).__name__}: {exc}") from None
+from .. import config, paths, template
+from .citations import anchor_of, slug
+from .prose import (CLOSING, GENERATED, HIDDEN, INTRO, SELFTEST, TASK, HandoutError, _Context,
+                    _render_prose, prose_dir, prose_file, split_sections)
 
 
 def _fence(text: str, lang: str = "text") -> str:
@@ -256,7 +66,7 @@ def _public_tests(rendered: dict[str, bytes], qid: str) -> list[tuple[str, list[
 
 
 def _model_md(q: config.Question, dataset: str) -> list[str]:
-    from .scoring import spec as spec_mod
+    from ..scoring import spec as spec_mod
     spec = spec_mod.parse(q.model)
     metric = {"accuracy": "accuracy", "macro_f1": "macro-F1"}.get(spec.metric, spec.metric)
     lines = [f"**The saved model.** Besides its tests, {q.id} scores the model you save, on a "
@@ -298,7 +108,7 @@ def _question_md(ctx: _Context, q: config.Question, rendered: dict[str, bytes]) 
     model = q.model or {}
     curve = None
     if model:
-        from .scoring import spec as spec_mod
+        from ..scoring import spec as spec_mod
         try:
             curve = spec_mod.parse(model).curve_for(ctx.assignment.dataset)
         except KeyError:
@@ -343,7 +153,7 @@ def _question_md(ctx: _Context, q: config.Question, rendered: dict[str, bytes]) 
     out.append(_heading(3, "How it is graded", anchor_of(q.id, "How it is graded")))
     lim = q.limits
     out.append(f"{q.id} is worth {_fmt_points(q.points)}" + (", as a bonus on top of the total" if q.bonus else "")
-               + f". The points are shared among its public tests, its hidden tests"
+               + ". The points are shared among its public tests, its hidden tests"
                + (" and the saved model" if model else "")
                + f" in proportion to their weights. Each test may spend {lim.test_timeout_s:g} s "
                f"in your code, and all of {q.id}'s tests together "
@@ -482,65 +292,3 @@ def _left_out_md(ctx: _Context) -> str:
         out.append("".join(f'<a id="{a}"></a>' for a in dict.fromkeys(ids))
                    + f"\n\n{what}: not graded here.")
     return "\n\n".join(out)
-
-
-# ---------------------------------------------------------------------------- HTML
-def _math_renderer() -> Callable[[str, dict[str, Any]], str]:
-    from latex2mathml.converter import convert
-
-    def render(content: str, options: dict[str, Any]) -> str:
-        display = "block" if options.get("display_mode") else "inline"
-        try:
-            return convert(content.strip(), display=display)
-        except Exception as exc:  # noqa: BLE001 - a formula latex2mathml cannot read
-            raise HandoutError(f"cannot render the formula ${content}$ as MathML: {exc}") from None
-    return render
-
-
-def render_html(markdown: str, title: str) -> str:
-    """One self-contained HTML page of ``markdown``: MathML maths, the kit's stylesheet
-    inline, no script and nothing loaded from elsewhere."""
-    from markdown_it import MarkdownIt
-    from mdit_py_plugins.dollarmath import dollarmath_plugin
-
-    md = MarkdownIt("commonmark", {"html": True, "typographer": False}).enable("table")
-    dollarmath_plugin(md, allow_space=False, allow_digits=False, double_inline=True,
-                      renderer=_math_renderer())
-    body = md.render(markdown)
-    page = resources.files("autograder").joinpath("handout_assets", "page.html.j2").read_text("utf-8")
-    css = resources.files("autograder").joinpath("handout_assets", "page.css").read_text("utf-8")
-    return jinja2.Environment(autoescape=False).from_string(page).render(
-        title=html.escape(title), body=body, css=css)
-
-
-# ---------------------------------------------------------------------------- the verb
-def write(assignment: config.Assignment, out: Path, kit: Path | None = None) -> dict[str, Path]:
-    """Write both files into ``out``; returns {file name: path}."""
-    markdown = render_markdown(assignment, kit)
-    page = render_html(markdown, assignment.name)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / DOCUMENT_MD).write_text(markdown, "utf-8")
-    (out / DOCUMENT_HTML).write_text(page, "utf-8")
-    return {DOCUMENT_MD: out / DOCUMENT_MD, DOCUMENT_HTML: out / DOCUMENT_HTML}
-
-
-def documents(assignment: config.Assignment, kit: Path | None = None) -> dict[str, bytes]:
-    """Both files as bytes, for the handout zip."""
-    markdown = render_markdown(assignment, kit)
-    return {DOCUMENT_MD: markdown.encode("utf-8"),
-            DOCUMENT_HTML: render_html(markdown, assignment.name).encode("utf-8")}
-
-
-def main(args: argparse.Namespace) -> int:
-    kit = paths.kit_root()
-    out = Path(args.out) if args.out else kit / "build" / "handout"
-    try:
-        assignment = config.load(args.assignment)
-        written = write(assignment, out, kit)
-    except (config.ConfigError, HandoutError, template.TemplateError) as exc:
-        print(f"handout: {exc}", file=sys.stderr)
-        return 2
-    for name, path in written.items():
-        print(f"{name:<16} {path}  ({path.stat().st_size / 1024:.0f} KB)")
-    return 0

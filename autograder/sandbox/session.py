@@ -1,0 +1,296 @@
+"""One test's conversation with its forked worker child: :class:`Session` sends requests and
+waits for replies against the test's remaining time budget, drains the child's output
+(:class:`_OutputDrain`, keeping ``max_output_kb``), and turns a timeout, a crash (EOF), an
+oversized or malformed reply or a refused import into a :class:`SandboxFailure` naming what
+happened and in which call.  :class:`SessionReport` is what the grader records of the session.
+:class:`.client.Worker` opens the sessions.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..config import Limits
+from ..worker import protocol
+from . import imports
+
+if TYPE_CHECKING:
+    from .client import Worker
+
+
+class SandboxFailure(BaseException):
+    """A test's student code timed out, crashed, ran out of a limit or broke the protocol.
+
+    A ``BaseException`` so that ``except Exception`` in test code cannot swallow it: the test
+    fails with :attr:`message`.
+    """
+
+    def __init__(self, kind: str, message: str):
+        #: what went wrong: ``timeout`` (a time limit or what was left of a budget), ``limit``
+        #: (CPU time, memory, output or file size), ``crash`` (a signal or an exit), ``protocol``
+        #: (a malformed or oversized reply), ``import`` (a file whose import timed out in an
+        #: earlier test), ``budget`` (not run: a grading time budget was used up), ``worker``
+        #: (the sandboxed worker could not start or vanished: the grading machine's problem)
+        self.kind = kind
+        self.message = message
+        super().__init__(message)
+
+
+@dataclasses.dataclass
+class SessionReport:
+    """What one test's child left behind."""
+
+    output: str = ""
+    output_bytes: int = 0
+    failure: str | None = None
+    exit_status: dict[str, Any] | None = None
+    calls: list[str] = dataclasses.field(default_factory=list)
+    notes: list[str] = dataclasses.field(default_factory=list)
+    #: wall seconds this side waited on the child's requests (what the time budgets charge):
+    #: the child's own work plus transport
+    seconds_in_student_code: float = 0.0
+    #: of those, the seconds the child reported spending on the requests (student code and the
+    #: probes beside it); clamped to each request's measured wait
+    seconds_computing: float = 0.0
+    #: wall seconds forking the test's child (a zygote restart included) and ending it
+    seconds_starting: float = 0.0
+
+    def timings(self) -> dict[str, float]:
+        """``student``, ``transport`` and ``startup`` seconds of this test's sandboxed part."""
+        return {"student": self.seconds_computing,
+                "transport": max(self.seconds_in_student_code - self.seconds_computing, 0.0),
+                "startup": self.seconds_starting}
+
+
+def _reported_seconds(reply: Any, waited: float) -> float:
+    """The child's own figure for one request (its reply's ``seconds``), trusted only within
+    ``[0, waited]``; without a reply (a timeout, a crash) the whole wait counts as the child's."""
+    if not isinstance(reply, dict):
+        return waited
+    value = reply.get("seconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        return waited
+    return min(max(float(value), 0.0), waited)
+
+
+class _OutputDrain(threading.Thread):
+    """Reads a test's stdout/stderr pipe: keeps the first ``keep`` bytes, counts the rest, and
+    calls ``on_flood`` once when more than ``limit`` bytes were printed."""
+
+    def __init__(self, fd: int, keep: int, limit: int, on_flood: Any):
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.keep = keep
+        self.limit = limit
+        self.on_flood = on_flood
+        self.flooded = False
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.total = 0
+
+    def run(self) -> None:
+        try:
+            while True:
+                data = os.read(self.fd, 1 << 16)
+                if not data:
+                    break
+                self.total += len(data)
+                if self.total > self.limit and not self.flooded:
+                    self.flooded = True
+                    self.on_flood()
+                if self.kept < self.keep:
+                    part = data[: self.keep - self.kept]
+                    self.chunks.append(part)
+                    self.kept += len(part)
+        except OSError:
+            pass
+        finally:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+
+    def text(self) -> str:
+        out = b"".join(self.chunks).decode("utf-8", errors="replace")
+        if self.total > self.kept:
+            out += f"\n[... {self.total - self.kept} more bytes of output not kept]"
+        return out
+
+
+def _describe_death(status: dict[str, Any] | None, limits: Limits, where: str) -> tuple[str, str]:
+    """(kind, message) for a child that died during a call."""
+    if not status:
+        return "crash", f"the worker process died during {where}"
+    sig = status.get("signal")
+    cpu = status.get("cpu_s") or 0.0
+    if sig == signal.SIGKILL and cpu >= 0.95 * limits.cpu_s:
+        return "limit", (f"exceeded the CPU-time limit of {limits.cpu_s:g} s in {where} "
+                         f"(an infinite loop, or far too slow)")
+    if sig == signal.SIGKILL:
+        return "limit", (f"was killed (SIGKILL) during {where}: most likely it ran out of memory "
+                         f"(limit {limits.memory_mb} MB)")
+    if sig == signal.SIGXFSZ:
+        return "limit", f"tried to write a file larger than {limits.max_file_mb} MB in {where}"
+    if sig is not None:
+        name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+        return "crash", f"crashed with {name} during {where}"
+    code = status.get("exit")
+    return "crash", (f"the worker process exited with code {code} during {where} — student code "
+                     f"must not call os._exit() or exit the interpreter")
+
+
+class Session:
+    """One forked child serving one test."""
+
+    def __init__(self, worker: "Worker", limits: Limits, label: str, cap_s: float | None = None,
+                 cap_reason: str = ""):
+        self.worker = worker
+        self.limits = limits
+        self.label = label
+        self.report = SessionReport()
+        self.budget = float(limits.test_timeout_s)
+        # a grading time budget (grading/budget.py) may leave this test less than its own limit
+        self.cap_reason = cap_reason if cap_s is not None and cap_s < self.budget else ""
+        if self.cap_reason:
+            self.budget = float(cap_s)
+        self.initial_budget = self.budget
+        self.dead: SandboxFailure | None = None
+        #: files whose import timed out in an earlier test for at least as long as this test
+        #: allows: its child refuses them (path -> seconds that import was given)
+        self.refused_imports = {rel: given for rel, given in worker.hung_imports.items()
+                                if imports.refuses_import(given, self.budget)}
+        self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        read_fd, write_fd = os.pipe()
+        began = time.monotonic()
+        try:
+            self.pid = worker._fork(child_sock.fileno(), write_fd, limits, sorted(self.refused_imports))
+        finally:
+            child_sock.close()
+            os.close(write_fd)
+            self.report.seconds_starting += time.monotonic() - began
+        self.drain = _OutputDrain(read_fd, limits.max_output_kb * 1024, limits.max_output_mb * 2**20,
+                                  self._flood)
+        self.drain.start()
+
+    def _flood(self) -> None:
+        """Called from the drain thread: stop a child that prints without end."""
+        pid = self.pid
+        if pid is not None:
+            self.worker._end(pid, reap=False)
+
+    def request(self, doc: dict[str, Any], blobs: list[bytes], where: str,
+                timeout: float | None = None) -> tuple[dict[str, Any], list[bytes]]:
+        """Send one request and wait for its reply within the test's remaining budget (and
+        within ``timeout`` seconds for this call, when given)."""
+        if self.dead is not None:
+            raise SandboxFailure(self.dead.kind, f"not run: an earlier call of this test failed "
+                                                 f"({self.dead.message})")
+        self.report.calls.append(where)
+        start = time.monotonic()
+        limit = max(self.budget, 0.0) if timeout is None else min(max(self.budget, 0.0), timeout)
+        per_call = timeout is not None and timeout < self.budget
+        deadline = start + limit
+
+        def check() -> None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise socket.timeout()
+            self.sock.settimeout(remaining)
+
+        reply: dict[str, Any] | None = None
+        try:
+            check()
+            parts = protocol.frame_parts(doc, blobs)
+            if self.worker.wire_tap is not None:
+                self.worker.wire_tap(b"".join(parts))
+            protocol.send_parts(self.sock, parts)
+            reply, reply_blobs = protocol.recv_frame(self.sock, self.limits.max_reply_mb * 2**20, check)
+        except socket.timeout:
+            now = time.monotonic()
+            status = self.worker._end(self.pid)
+            self.pid = None
+            if per_call:
+                message = f"timed out after {timeout:g} s in {where} (the per-call limit)"
+            elif self.cap_reason:
+                message = (f"timed out after {self.initial_budget:.3g} s in {where} (what was left "
+                           f"of {self.cap_reason})")
+            else:
+                message = (f"timed out after {self.limits.test_timeout_s:g} s in {where} (the "
+                           f"per-test time limit)")
+            capped = bool(self.cap_reason) and not per_call
+            self._die("timeout", message + self._hung_import(status, now, limit, capped), status)
+        except (EOFError, ConnectionError, BrokenPipeError):
+            status = self.worker._end(self.pid)
+            self.pid = None
+            if self.drain.flooded:
+                self._die("limit", f"printed more than {self.limits.max_output_mb} MB during {where}; "
+                                   f"the limit is {self.limits.max_output_mb} MB of output per test", status)
+            kind, message = _describe_death(status, self.limits, where)
+            importing = imports.importing_from(status)
+            if importing:
+                message += f" while importing {importing[-1][1]}"
+            self._die(kind, message, status)
+        except protocol.ProtocolError as exc:
+            self._die("protocol", f"{where}: {exc}")
+        finally:
+            elapsed = time.monotonic() - start
+            self.budget -= elapsed
+            self.report.seconds_in_student_code += elapsed
+            self.report.seconds_computing += _reported_seconds(reply, elapsed)
+        for note in reply.get("notes", []):
+            if note not in self.report.notes:
+                self.report.notes.append(note)
+        if not reply.get("ok") and self.refused_imports:
+            self._check_refused_import(reply, where)
+        return reply, reply_blobs
+
+    def _hung_import(self, status: dict[str, Any] | None, now: float, limit: float,
+                     capped: bool) -> str:
+        return imports.record_hung_import(status, now, limit, capped, self.worker.hung_imports)
+
+    def _check_refused_import(self, reply: dict[str, Any], where: str) -> None:
+        """A request failed because the child refused a file this side told it to refuse:
+        the test fails with the earlier timeout, told from the grader's own record."""
+        message = imports.refused_import_message(reply, where, self.refused_imports,
+                                                 self.cap_reason, self.initial_budget)
+        if message is None:
+            return
+        failure = SandboxFailure("import", message)
+        self.dead = failure
+        self.report.failure = failure.message
+        raise failure
+
+    def _die(self, kind: str, message: str, status: dict[str, Any] | None = None) -> None:
+        failure = SandboxFailure(kind, message)
+        self.dead = failure
+        self.report.failure = message
+        if status is None:
+            self.worker._end(self.pid)
+            self.pid = None
+        else:
+            self.report.exit_status = status
+        self.worker.needs_restart = True
+        raise failure
+
+    def close(self) -> SessionReport:
+        """End the child (if still running) and collect its output."""
+        if self.pid is not None:
+            began = time.monotonic()
+            status = self.worker._end(self.pid)
+            self.report.seconds_starting += time.monotonic() - began
+            self.pid = None
+            if self.report.exit_status is None:
+                self.report.exit_status = status
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.drain.join(timeout=2.0)
+        self.report.output = self.drain.text()
+        self.report.output_bytes = self.drain.total
+        return self.report
