@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import concurrent.futures
+import contextlib
 import csv
 import dataclasses
 import json
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import config, paths, refmodels
+from ..batch import slots
 from . import catalogue
 
 NUMERICS_ROWS = (
@@ -73,6 +75,24 @@ class Verdict:
     collateral: list[str] = dataclasses.field(default_factory=list)
 
 
+@contextlib.contextmanager
+def _own_worker_uid() -> Any:
+    """The environment for one grading that runs beside others: its own worker uid, from a
+    job slot of this host (:func:`..batch.slots.lease`, as ``batch`` does).  Two gradings
+    must never share a uid: where the sandbox has no pid namespace (setpriv) a worker sweeps
+    stray processes by uid, so it would kill the other grading's workers (a flake audit at
+    two jobs lost dozens of tests to 'the sandboxed worker did not start ... killed by signal
+    9'), and RLIMIT_NPROC counts per uid.  Unchanged where the caller chose the uid or cannot
+    switch uids (not root)."""
+    env = dict(os.environ)
+    if "AUTOGRADER_WORKER_UID" in env or os.geteuid() != 0:
+        yield env
+        return
+    with slots.lease(batch="validate") as slot:
+        env["AUTOGRADER_WORKER_UID"] = str(slots.worker_uid(slot))
+        yield env
+
+
 def _grade_dir(folder: Path, assignment_path: Path, label: str, kind: str,
                variant: catalogue.Variant | None, timeout: float, seed: str | None = None) -> Graded:
     with tempfile.TemporaryDirectory(prefix="dlkit-validate-") as tmp:
@@ -82,7 +102,8 @@ def _grade_dir(folder: Path, assignment_path: Path, label: str, kind: str,
         cmd += ["--seed", seed] if seed else ["--fixed-seed"]
         t0 = time.monotonic()
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            with _own_worker_uid() as env:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired:
             return Graded(label, kind, variant, {}, [], time.monotonic() - t0, f"grading timed out after {timeout:g} s")
         seconds = time.monotonic() - t0

@@ -87,3 +87,22 @@ def test_validate_ci_subset(tmp_path):
     print(proc.stdout[-6000:])
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert (tmp_path / "validate.md").is_file() and (tmp_path / "validate.csv").is_file()
+
+
+def test_parallel_gradings_get_worker_uids_of_their_own(tmp_path, monkeypatch):
+    """validate's gradings run side by side: each holds a job slot (batch/slots.py) and its own
+    worker uid, so a worker's sweep by uid (setpriv) never reaches another grading's workers."""
+    import os
+
+    if os.geteuid() != 0:
+        pytest.skip("worker uids are switched only as root")
+    monkeypatch.setenv("AUTOGRADER_BATCH_SLOT_DIR", str(tmp_path / "slots"))
+    monkeypatch.delenv("AUTOGRADER_WORKER_UID", raising=False)
+    with run._own_worker_uid() as first, run._own_worker_uid() as second:
+        uids = {first["AUTOGRADER_WORKER_UID"], second["AUTOGRADER_WORKER_UID"]}
+        assert len(uids) == 2 and "65534" not in uids
+    with run._own_worker_uid() as again:                  # released: the lowest slot again
+        assert again["AUTOGRADER_WORKER_UID"] == first["AUTOGRADER_WORKER_UID"]
+    monkeypatch.setenv("AUTOGRADER_WORKER_UID", "4242")     # the caller's choice stands
+    with run._own_worker_uid() as chosen:
+        assert chosen["AUTOGRADER_WORKER_UID"] == "4242"
