@@ -344,7 +344,11 @@ def test_backwards_through_a_random_softmax_classifier(student, ref, case_rng):
 
 # --- get_random_batches (X9-X11) --------------------------------------------------------------
 
-def _check_batches(batches, x_before, y_index, n, batch_size, label_of):
+def _check_batches(batches, x_before, y_before, n, batch_size, index_of):
+    """The contract of get_random_batches on inputs whose examples are told apart by
+    ``index_of(batch_x, batch_y)`` (their indices in x and y): ceil(n / batch_size) pairs,
+    full batches then the rest, each (batch_x, batch_y) rows of x and y of the same examples,
+    every example exactly once.  Returns the examples' indices in the order they came."""
     n_batches = -(-n // batch_size)
     check(isinstance(batches, (list, tuple)) and len(batches) == n_batches,
           f"get_random_batches({n} examples, batch_size={batch_size}) must return {n_batches} "
@@ -355,17 +359,24 @@ def _check_batches(batches, x_before, y_index, n, batch_size, label_of):
               f"batch {k} must be a pair (batch_x, batch_y)")
         size = batch_size if k < n_batches - 1 else n - batch_size * (n_batches - 1)
         bx = assert_shape(f"batch {k} x", pair[0], (size, *x_before.shape[1:]))
-        by = assert_shape(f"batch {k} y", pair[1], (size, *y_index.shape[1:]))
-        idx = label_of(by)
-        check(np.all((idx >= 0) & (idx < n)), f"batch {k} y holds labels that are not in y")
+        by = assert_shape(f"batch {k} y", pair[1], (size, *y_before.shape[1:]))
+        idx = index_of(bx, by)
+        check(np.all((idx >= 0) & (idx < n)), f"batch {k} holds examples that are not in x and y")
         assert_close(f"batch {k} x (paired with its y)", bx, x_before[idx], 0.0,
-                     "each x must stay paired with its own label")
+                     "rows of x, unchanged, each paired with its own label")
+        assert_close(f"batch {k} y (paired with its x)", by, y_before[idx], 0.0,
+                     "rows of y, unchanged, each paired with its own x")
         seen.extend(int(i) for i in idx)
     counts = np.bincount(np.array(seen, dtype=np.int64), minlength=n)
     check(np.all(counts == 1),
           f"get_random_batches: every example must appear in exactly one batch "
           f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)")
     return seen
+
+
+def _label_index(bx, by):
+    """Inputs with y = eye(N): an example's index is its label's."""
+    return np.argmax(by, axis=1)
 
 
 @weight(2)
@@ -380,8 +391,7 @@ def test_get_random_batches_on_random_sizes(student, case_rng, divides):
     x_before, y_before = x.copy(), y.copy()
     student.seed(seed_from(case_rng))
     batches = student.nn.get_random_batches(x, y, batch_size)
-    seen = _check_batches(batches, x_before, y_before, n, batch_size,
-                          lambda by: np.argmax(by, axis=1))
+    seen = _check_batches(batches, x_before, y_before, n, batch_size, _label_index)
     check(seen != list(range(n)), "get_random_batches: the examples must be shuffled")
     assert_unchanged("x", x_before, x)
     assert_unchanged("y", y_before, y)
@@ -398,27 +408,8 @@ def test_get_random_batches_with_repeated_one_hot_labels(student, case_rng):
     x_before, y_before = x.copy(), y.copy()
     student.seed(seed_from(case_rng))
     batches = student.nn.get_random_batches(x, y, batch_size)
-    n_batches = -(-n // batch_size)
-    check(isinstance(batches, (list, tuple)) and len(batches) == n_batches,
-          f"get_random_batches({n} examples, batch_size={batch_size}) must return {n_batches} "
-          f"batches: full batches, then one smaller batch with the rest")
-    seen = []
-    for k, pair in enumerate(batches):
-        check(isinstance(pair, (list, tuple)) and len(pair) == 2,
-              f"batch {k} must be a pair (batch_x, batch_y)")
-        size = batch_size if k < n_batches - 1 else n - batch_size * (n_batches - 1)
-        bx = assert_shape(f"batch {k} x", pair[0], (size, 2))
-        by = assert_shape(f"batch {k} y", pair[1], (size, c))
-        idx = np.rint(bx[:, 0] / 1.5).astype(np.int64)     # x[:, 0] = 1.5 * example index
-        check(np.all((idx >= 0) & (idx < n)), f"batch {k} x holds rows that are not in x")
-        assert_close(f"batch {k} x", bx, x_before[idx], 0.0, "rows of x, unchanged")
-        assert_close(f"batch {k} y (paired with its x)", by, y_before[idx], 0.0,
-                     "(batch, C): each one-hot row must stay with its own x")
-        seen.extend(int(i) for i in idx)
-    counts = np.bincount(np.array(seen, dtype=np.int64), minlength=n)
-    check(np.all(counts == 1),
-          f"get_random_batches: every example must appear in exactly one batch "
-          f"({int(np.sum(counts == 0))} missing, {int(np.sum(counts > 1))} repeated)")
+    _check_batches(batches, x_before, y_before, n, batch_size,
+                   lambda bx, by: np.rint(bx[:, 0] / 1.5).astype(np.int64))  # x[:, 0] = 1.5 * index
     assert_unchanged("x", x_before, x)
     assert_unchanged("y", y_before, y)
 
@@ -431,7 +422,7 @@ def test_get_random_batches_edge_batch_sizes(student, n, batch_size):
     y = np.eye(n)
     student.seed(5)
     batches = student.nn.get_random_batches(x, y, batch_size)
-    _check_batches(batches, x.copy(), y, n, batch_size, lambda by: np.argmax(by, axis=1))
+    _check_batches(batches, x.copy(), y.copy(), n, batch_size, _label_index)
 
 
 @weight(1.5)
@@ -444,7 +435,7 @@ def test_get_random_batches_shuffles_examples_across_batches(student, case_rng):
     for _ in range(2):
         student.seed(seed_from(case_rng))
         batches = student.nn.get_random_batches(x, y, batch_size)
-        seen = _check_batches(batches, x.copy(), y, n, batch_size, lambda by: np.argmax(by, axis=1))
+        seen = _check_batches(batches, x.copy(), y.copy(), n, batch_size, _label_index)
         orders.append(seen)
         blocks = [sorted(seen[k:k + batch_size]) for k in range(0, n, batch_size)]
         check(not all(bl == list(range(bl[0], bl[0] + batch_size)) for bl in blocks),
