@@ -136,3 +136,15 @@ def test_where_the_sandbox_sweeps_by_uid_every_question_forks_from_the_plain_zyg
     assert not z.can_split
     assert z.for_question("Q6") is z.plain and z.for_question("Q1") is z.plain
     assert log == [("start", ())]                                      # no second zygote
+
+
+def test_without_a_sweep_plain_the_torch_questions_still_get_their_own_zygote():
+    """``plain`` (development only) sweeps nothing when a test ends, so a second zygote is as
+    safe beside the plain one as under bubblewrap's pid namespace."""
+    from autograder.sandbox.zygotes import Zygotes
+    log = []
+    z = Zygotes(lambda preload: _FakeWorker(preload, log, sweep="none"), {"Q1": [], "Q6": ["torch"]})
+    z.start()
+    assert z.can_split
+    assert z.for_question("Q6") is not z.plain and z.for_question("Q1") is z.plain
+

@@ -11,11 +11,12 @@ zygote that has exactly what its code imports.
 The heavy zygote starts on first use: a run in which no torch question calls into student code
 never pays for it.
 
-Two zygotes need isolation strategies that sweep stray processes by pid namespace (bubblewrap).
-Where the sweep is by uid (``setpriv`` in the grading container, ``plain``), a zygote ending a
-test kills every other process of the worker's uid, the other zygote included; there every
-question forks from the plain zygote and the torch questions' children import torch
-themselves, as before the split.
+Two zygotes need isolation strategies whose sweep of stray processes cannot reach the other
+zygote: by pid namespace (bubblewrap) or none at all (``plain``, development only).  Where the
+sweep is by uid (``setpriv`` in the grading container), a zygote ending a test kills every
+other process of the worker's uid, the other zygote included; there every question forks from
+the plain zygote and the torch questions' children import torch themselves, as before the
+split.
 """
 from __future__ import annotations
 
@@ -66,8 +67,9 @@ class Zygotes:
     @property
     def can_split(self) -> bool:
         """Whether a second zygote can live beside the plain one: its strategy's sweep of stray
-        processes stays inside its own pid namespace (decided once the plain one started)."""
-        return getattr(self.plain.strategy, "sweep", "uid") == "pidns"
+        processes stays inside its own pid namespace or does not exist (decided once the plain
+        one started); never where it kills by uid."""
+        return getattr(self.plain.strategy, "sweep", "uid") in ("pidns", "none")
 
     def session(self, limits: Limits | None = None, label: str = "", cap_s: float | None = None,
                 cap_reason: str = "", *, question: str | None = None) -> Session:
