@@ -148,3 +148,62 @@ def test_without_a_sweep_plain_the_torch_questions_still_get_their_own_zygote():
     assert z.can_split
     assert z.for_question("Q6") is not z.plain and z.for_question("Q1") is z.plain
 
+
+class _SlowWorker(_FakeWorker):
+    """A fake whose start takes ``delay`` seconds (in whatever thread calls it)."""
+
+    def __init__(self, preload, log, delay=0.0, **kw):
+        super().__init__(preload, log, **kw)
+        self.delay, self.proc = delay, None
+
+    def start(self):
+        import time
+        time.sleep(self.delay if self.preload else 0.0)
+        super().start()
+
+
+def test_the_torch_zygote_starts_in_the_background_and_its_first_test_waits_only_for_the_rest():
+    import time
+    from autograder.sandbox.zygotes import Zygotes
+    log = []
+    z = Zygotes(lambda preload: _SlowWorker(preload, log, delay=0.5), {"Q1": [], "Q6": ["torch"], "Q9": ["torch"]})
+    z.start()
+    began = time.monotonic()
+    assert z.start_heavy_in_background() == 1                      # one zygote for Q6 and Q9
+    assert time.monotonic() - began < 0.2                          # did not wait for it
+    assert z.for_question("Q1") is z.plain
+    time.sleep(0.3)                                                # the NumPy questions' time
+    began = time.monotonic()
+    heavy = z.for_question("Q6")
+    assert 0.05 < time.monotonic() - began < 0.45                  # only what was left
+    assert heavy.preload == ["torch"] and z.for_question("Q9") is heavy
+    assert log == [("start", ()), ("start", ("torch",))]
+    assert z.late_visible == ["/secret"]
+    z.close()
+    assert heavy.closed
+
+
+def test_a_failed_background_start_is_retried_on_first_use_and_an_unused_one_is_closed():
+    from autograder.sandbox.zygotes import Zygotes
+    log, made = [], []
+
+    def make(preload):
+        made.append(_SlowWorker(preload, log, fail_starts=1 if preload and len(made) == 1 else 0))
+        return made[-1]
+
+    z = Zygotes(make, {"Q1": [], "Q6": ["torch"]})
+    z.start()
+    z.start_heavy_in_background()
+    heavy = z.for_question("Q6")                                   # the retry, in the foreground
+    assert heavy is made[2] and made[1].closed and heavy.starts == 1
+    z.close()
+    # nothing begun where the sweep is by uid; an unused background start is closed
+    z = Zygotes(lambda preload: _SlowWorker(preload, log, sweep="uid"), {"Q6": ["torch"]})
+    z.start()
+    assert z.start_heavy_in_background() == 0
+    made.clear()
+    z = Zygotes(make, {"Q6": ["torch"]})
+    z.start()
+    z.start_heavy_in_background()
+    z.close()
+    assert all(w.closed for w in made)

@@ -280,6 +280,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         try:
             mark = time.monotonic()
             worker.start()
+            worker.start_heavy_in_background()      # torch's import overlaps collection
             phases["worker start"] = time.monotonic() - mark
             worker_info["strategy"] = worker.strategy.name
             warnings += worker.strategy.warnings()

@@ -8,8 +8,13 @@ a NumPy-only zygote.  Forking the NumPy questions' ~300 tests from the torch zyg
 them more than the preload saves the torch questions; so each question's tests fork from the
 zygote that has exactly what its code imports.
 
-The heavy zygote starts on first use: a run in which no torch question calls into student code
-never pays for it.
+The heavy zygote is started in the background as soon as the plain one is up
+(:meth:`Zygotes.start_heavy_in_background`, called by the grader when a selected question's
+code imports torch): its 1-2 s import overlaps pytest's collection and the first (NumPy)
+questions instead of blocking the first torch test.  That test waits only for what is left of
+the start (counted as its start-up time); a background start that failed is retried in the
+foreground on first use, whose failure fails that test like any worker failure (the next test
+tries again).  Without the background start the heavy zygote starts on first use.
 
 Two zygotes need isolation strategies whose sweep of stray processes cannot reach the other
 zygote: by pid namespace (bubblewrap) or none at all (``plain``, development only).  Where the
@@ -20,6 +25,9 @@ split.
 """
 from __future__ import annotations
 
+import os
+import signal
+import threading
 from typing import Any, Callable
 
 from ..config import Limits
@@ -41,6 +49,8 @@ class Zygotes:
         self._preload_of = {q: tuple(sorted(mods)) for q, mods in preload_of.items() if mods}
         self.plain = make([])
         self._heavy: dict[tuple[str, ...], Worker] = {}
+        #: heavy zygotes starting in the background: preloads -> (worker, thread, its error)
+        self._pending: dict[tuple[str, ...], tuple[Worker, threading.Thread, list[BaseException]]] = {}
         self._gpus: Any = None
         #: what a later-started worker's probe could see (empty when it saw nothing)
         self.late_visible: list[str] = []
@@ -54,7 +64,7 @@ class Zygotes:
         mods = self.preloads(qid)
         if not mods or not self.can_split:
             return self.plain
-        worker = self._heavy.get(mods)
+        worker = self._heavy.get(mods) or self._settle(mods)
         if worker is None:
             worker = self._make(list(mods))
             if self._gpus is not None:
@@ -62,6 +72,21 @@ class Zygotes:
             worker.start()                  # a failure propagates; the next test tries again
             self._heavy[mods] = worker
             self.late_visible += worker.ready.get("probe", {}).get("visible", [])
+        return worker
+
+    def _settle(self, mods: tuple[str, ...]) -> Worker | None:
+        """Wait for the background start of ``mods``' zygote, if one was begun: the worker when
+        it came up, else None (its failure is dropped: :meth:`for_question` starts it again)."""
+        pending = self._pending.pop(mods, None)
+        if pending is None:
+            return None
+        worker, thread, error = pending
+        thread.join()
+        if error:
+            worker.close()
+            return None
+        self._heavy[mods] = worker
+        self.late_visible += worker.ready.get("probe", {}).get("visible", [])
         return worker
 
     @property
@@ -79,13 +104,50 @@ class Zygotes:
     def start(self) -> None:
         self.plain.start()
 
+    def start_heavy_in_background(self) -> int:
+        """Begin starting every heavy zygote that a question needs, each in a thread of its own
+        (call after :meth:`start`; nothing where the strategy cannot split).  Returns how many
+        were begun."""
+        if not self.can_split:
+            return 0
+        begun = 0
+        for mods in sorted(set(self._preload_of.values())):
+            if mods in self._heavy or mods in self._pending:
+                continue
+            worker = self._make(list(mods))
+            if self._gpus is not None:
+                worker.gpus = self._gpus
+            error: list[BaseException] = []
+
+            def run(worker: Worker = worker, error: list[BaseException] = error) -> None:
+                try:
+                    worker.start()
+                except BaseException as exc:        # SandboxFailure is a BaseException
+                    error.append(exc)
+
+            thread = threading.Thread(target=run, name="zygote-" + "+".join(mods), daemon=True)
+            self._pending[mods] = (worker, thread, error)
+            thread.start()
+            begun += 1
+        return begun
+
     def close(self) -> None:
+        for mods, (worker, thread, _) in list(self._pending.items()):
+            proc = worker.proc
+            if thread.is_alive() and proc is not None:     # unused: stop its start at once
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            thread.join(timeout=30)
+            del self._pending[mods]
+            worker.close()
         for worker in [*self._heavy.values(), self.plain]:
             worker.close()
 
     @property
     def workers(self) -> list[Worker]:
-        return [self.plain, *self._heavy.values()]
+        return [self.plain, *self._heavy.values(), *(w for w, _, _ in self._pending.values())]
 
     # ------------------------------------------------------------------ what a run reports
     @property
@@ -107,6 +169,8 @@ class Zygotes:
 
     @gpus.setter
     def gpus(self, value: Any) -> None:
+        for mods in list(self._pending):            # a start in progress reads its gpus
+            self._settle(mods)
         self._gpus = value
         for worker in self.workers:
             worker.gpus = value
