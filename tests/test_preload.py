@@ -207,3 +207,32 @@ def test_a_failed_background_start_is_retried_on_first_use_and_an_unused_one_is_
     z.start_heavy_in_background()
     z.close()
     assert all(w.closed for w in made)
+
+
+@pytest.mark.parametrize("strategy", ["bwrap-user", "plain"])
+def test_a_zygote_started_in_the_background_outlives_its_start(tmp_path, strategy):
+    """bubblewrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that
+    started the sandbox exits: a starter thread that ended after the start killed the zygote,
+    and the first torch test failed with 'the worker exited unexpectedly'."""
+    import time
+    from autograder.sandbox.zygotes import Zygotes
+    root = tmp_path / "sub"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "__init__.py").write_text("")
+    (root / "src" / "probe.py").write_text(PROBE.replace('"torch"', '"json"'))
+    limits = Limits.merged({"test_timeout_s": 20, "cpu_s": 20, "memory_mb": 2048})
+    z = Zygotes(lambda preload: Worker(root, limits=limits, preload=preload, hide=[KIT],
+                                       strategy=strategy), {"Q1": [], "Q6": ["json"]})
+    try:
+        z.start()
+    except Exception as exc:                         # noqa: BLE001 - not available here
+        pytest.skip(f"{strategy} does not start here: {exc}")
+    try:
+        assert z.start_heavy_in_background() == 1
+        time.sleep(1.5)                              # its start is over by now
+        heavy = z.for_question("Q6")
+        assert heavy is not z.plain
+        for _ in range(2):
+            assert _call(heavy, "preloaded") is True     # json: preloaded, the zygote alive
+    finally:
+        z.close()

@@ -49,8 +49,13 @@ class Zygotes:
         self._preload_of = {q: tuple(sorted(mods)) for q, mods in preload_of.items() if mods}
         self.plain = make([])
         self._heavy: dict[tuple[str, ...], Worker] = {}
-        #: heavy zygotes starting in the background: preloads -> (worker, thread, its error)
-        self._pending: dict[tuple[str, ...], tuple[Worker, threading.Thread, list[BaseException]]] = {}
+        #: heavy zygotes starting in the background: preloads -> (worker, started, its error)
+        self._pending: dict[tuple[str, ...], tuple[Worker, threading.Event, list[BaseException]]] = {}
+        #: the threads that started them: each lives until :meth:`close`, since bubblewrap's
+        #: --die-with-parent (PR_SET_PDEATHSIG) kills the sandbox when the *thread* that
+        #: started it exits
+        self._starters: list[threading.Thread] = []
+        self._closing = threading.Event()
         self._gpus: Any = None
         #: what a later-started worker's probe could see (empty when it saw nothing)
         self.late_visible: list[str] = []
@@ -80,8 +85,8 @@ class Zygotes:
         pending = self._pending.pop(mods, None)
         if pending is None:
             return None
-        worker, thread, error = pending
-        thread.join()
+        worker, started, error = pending
+        started.wait()
         if error:
             worker.close()
             return None
@@ -118,32 +123,42 @@ class Zygotes:
             if self._gpus is not None:
                 worker.gpus = self._gpus
             error: list[BaseException] = []
+            started = threading.Event()
 
-            def run(worker: Worker = worker, error: list[BaseException] = error) -> None:
+            def run(worker: Worker = worker, error: list[BaseException] = error,
+                    started: threading.Event = started) -> None:
                 try:
                     worker.start()
                 except BaseException as exc:        # SandboxFailure is a BaseException
                     error.append(exc)
+                finally:
+                    started.set()
+                self._closing.wait()                # see _starters
 
             thread = threading.Thread(target=run, name="zygote-" + "+".join(mods), daemon=True)
-            self._pending[mods] = (worker, thread, error)
+            self._pending[mods] = (worker, started, error)
+            self._starters.append(thread)
             thread.start()
             begun += 1
         return begun
 
     def close(self) -> None:
-        for mods, (worker, thread, _) in list(self._pending.items()):
+        for mods, (worker, started, _) in list(self._pending.items()):
             proc = worker.proc
-            if thread.is_alive() and proc is not None:     # unused: stop its start at once
+            if not started.is_set() and proc is not None:  # unused: stop its start at once
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except (ProcessLookupError, PermissionError):
                     pass
-            thread.join(timeout=30)
+            started.wait(timeout=30)
             del self._pending[mods]
             worker.close()
         for worker in [*self._heavy.values(), self.plain]:
             worker.close()
+        self._closing.set()
+        for thread in self._starters:
+            thread.join(timeout=5)
+        self._starters.clear()
 
     @property
     def workers(self) -> list[Worker]:
