@@ -114,13 +114,21 @@ def overlay_given(staged_root: Path, reference: Path) -> list[str]:
     return out
 
 
+#: pytest plugins a grading never uses, blocked to save their start-up: hypothesis (a dev
+#: dependency whose plugin imports hypothesis and trio, ~0.9 s), the unraisable-exception hook
+#: (two full gc.collect() passes at the session's end, ~0.3 s), doctest, junitxml, pastebin.
+#: Blocking one that is not installed is a no-op.
+_NO_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:unraisableexception", "-p", "no:doctest",
+               "-p", "no:junitxml", "-p", "no:pastebin")
+
+
 def _run_pytest(test_paths: list[Path], kit: Path, collector: Collector, workdir: Path,
                 backend: SandboxBackend) -> tuple[int, str]:
     ini = workdir / "pytest-grader.ini"
     ini.write_text("[pytest]\n")
     args = [*(str(p) for p in test_paths),
             "-c", str(ini), "--rootdir", str(kit), "-p", "autograder.pytest_plugin",
-            "-p", "no:cacheprovider", "-p", "no:randomly", "--assert=plain",
+            "-p", "no:cacheprovider", "-p", "no:randomly", *_NO_PLUGINS, "--assert=plain",
             "--import-mode=importlib", "-q", "--tb=no", "-o", "timeout=1800",
             "-W", "ignore::DeprecationWarning", "-W", "ignore::RuntimeWarning"]
     buf = io.StringIO()
