@@ -150,15 +150,23 @@ def test_without_a_sweep_plain_the_torch_questions_still_get_their_own_zygote():
 
 
 class _SlowWorker(_FakeWorker):
-    """A fake whose start takes ``delay`` seconds (in whatever thread calls it)."""
+    """A fake whose start takes ``delay`` seconds from its launch (``begin_start``), like a
+    zygote importing torch."""
 
     def __init__(self, preload, log, delay=0.0, **kw):
         super().__init__(preload, log, **kw)
-        self.delay, self.proc = delay, None
+        self.delay, self.launched = delay, None
+
+    def begin_start(self):
+        import time
+        self.log.append(("launch", tuple(self.preload)))
+        self.launched = time.monotonic()
 
     def start(self):
         import time
-        time.sleep(self.delay if self.preload else 0.0)
+        began = self.launched if self.launched is not None else time.monotonic()
+        self.launched = None
+        time.sleep(max(0.0, began + (self.delay if self.preload else 0.0) - time.monotonic()))
         super().start()
 
 
@@ -177,7 +185,7 @@ def test_the_torch_zygote_starts_in_the_background_and_its_first_test_waits_only
     heavy = z.for_question("Q6")
     assert 0.05 < time.monotonic() - began < 0.45                  # only what was left
     assert heavy.preload == ["torch"] and z.for_question("Q9") is heavy
-    assert log == [("start", ()), ("start", ("torch",))]
+    assert log == [("start", ()), ("launch", ("torch",)), ("start", ("torch",))]
     assert z.late_visible == ["/secret"]
     z.close()
     assert heavy.closed
@@ -211,9 +219,11 @@ def test_a_failed_background_start_is_retried_on_first_use_and_an_unused_one_is_
 
 @pytest.mark.parametrize("strategy", ["bwrap-user", "plain"])
 def test_a_zygote_started_in_the_background_outlives_its_start(tmp_path, strategy):
-    """bubblewrap's --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that
-    started the sandbox exits: a starter thread that ended after the start killed the zygote,
-    and the first torch test failed with 'the worker exited unexpectedly'."""
+    """A zygote launched in the background is alive and serves tests when first used, long
+    after its start is over.  (A first design started it from a thread: bubblewrap's
+    --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that started the
+    sandbox exits, so the zygote died and the first torch test failed with 'the worker exited
+    unexpectedly'.)"""
     import time
     from autograder.sandbox.zygotes import Zygotes
     root = tmp_path / "sub"

@@ -8,13 +8,15 @@ a NumPy-only zygote.  Forking the NumPy questions' ~300 tests from the torch zyg
 them more than the preload saves the torch questions; so each question's tests fork from the
 zygote that has exactly what its code imports.
 
-The heavy zygote is started in the background as soon as the plain one is up
+The heavy zygote is launched as soon as the plain one is up, without waiting for it
 (:meth:`Zygotes.start_heavy_in_background`, called by the grader when a selected question's
 code imports torch): its 1-2 s import overlaps pytest's collection and the first (NumPy)
 questions instead of blocking the first torch test.  That test waits only for what is left of
-the start (counted as its start-up time); a background start that failed is retried in the
-foreground on first use, whose failure fails that test like any worker failure (the next test
-tries again).  Without the background start the heavy zygote starts on first use.
+the start (counted as its start-up time); a launch that failed is started again on first use,
+whose failure fails that test like any worker failure (the next test tries again).  No thread
+is involved: the process is launched from the grader's main thread (bubblewrap's
+--die-with-parent follows the thread that started it) and only the wait for its ready message
+is deferred.  Without the background start the heavy zygote starts on first use.
 
 Two zygotes need isolation strategies whose sweep of stray processes cannot reach the other
 zygote: by pid namespace (bubblewrap) or none at all (``plain``, development only).  Where the
@@ -25,9 +27,6 @@ split.
 """
 from __future__ import annotations
 
-import os
-import signal
-import threading
 from typing import Any, Callable
 
 from ..config import Limits
@@ -49,13 +48,8 @@ class Zygotes:
         self._preload_of = {q: tuple(sorted(mods)) for q, mods in preload_of.items() if mods}
         self.plain = make([])
         self._heavy: dict[tuple[str, ...], Worker] = {}
-        #: heavy zygotes starting in the background: preloads -> (worker, started, its error)
-        self._pending: dict[tuple[str, ...], tuple[Worker, threading.Event, list[BaseException]]] = {}
-        #: the threads that started them: each lives until :meth:`close`, since bubblewrap's
-        #: --die-with-parent (PR_SET_PDEATHSIG) kills the sandbox when the *thread* that
-        #: started it exits
-        self._starters: list[threading.Thread] = []
-        self._closing = threading.Event()
+        #: heavy zygotes launched by :meth:`start_heavy_in_background`, not yet waited for
+        self._pending: dict[tuple[str, ...], Worker] = {}
         self._gpus: Any = None
         #: what a later-started worker's probe could see (empty when it saw nothing)
         self.late_visible: list[str] = []
@@ -82,12 +76,12 @@ class Zygotes:
     def _settle(self, mods: tuple[str, ...]) -> Worker | None:
         """Wait for the background start of ``mods``' zygote, if one was begun: the worker when
         it came up, else None (its failure is dropped: :meth:`for_question` starts it again)."""
-        pending = self._pending.pop(mods, None)
-        if pending is None:
+        worker = self._pending.pop(mods, None)
+        if worker is None:
             return None
-        worker, started, error = pending
-        started.wait()
-        if error:
+        try:
+            worker.start()                  # waits for the launched zygote to be ready
+        except BaseException:               # SandboxFailure is a BaseException
             worker.close()
             return None
         self._heavy[mods] = worker
@@ -110,9 +104,10 @@ class Zygotes:
         self.plain.start()
 
     def start_heavy_in_background(self) -> int:
-        """Begin starting every heavy zygote that a question needs, each in a thread of its own
-        (call after :meth:`start`; nothing where the strategy cannot split).  Returns how many
-        were begun."""
+        """Launch every heavy zygote that a question needs without waiting for it (call after
+        :meth:`start`; nothing where the strategy cannot split): its import runs while this
+        process goes on.  :meth:`for_question` waits for it on first use.  Returns how many
+        were launched."""
         if not self.can_split:
             return 0
         begun = 0
@@ -122,47 +117,19 @@ class Zygotes:
             worker = self._make(list(mods))
             if self._gpus is not None:
                 worker.gpus = self._gpus
-            error: list[BaseException] = []
-            started = threading.Event()
-
-            def run(worker: Worker = worker, error: list[BaseException] = error,
-                    started: threading.Event = started) -> None:
-                try:
-                    worker.start()
-                except BaseException as exc:        # SandboxFailure is a BaseException
-                    error.append(exc)
-                finally:
-                    started.set()
-                self._closing.wait()                # see _starters
-
-            thread = threading.Thread(target=run, name="zygote-" + "+".join(mods), daemon=True)
-            self._pending[mods] = (worker, started, error)
-            self._starters.append(thread)
-            thread.start()
+            worker.begin_start()            # a failed launch: start() tries again on first use
+            self._pending[mods] = worker
             begun += 1
         return begun
 
     def close(self) -> None:
-        for mods, (worker, started, _) in list(self._pending.items()):
-            proc = worker.proc
-            if not started.is_set() and proc is not None:  # unused: stop its start at once
-                try:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-            started.wait(timeout=30)
-            del self._pending[mods]
+        for worker in [*self._pending.values(), *self._heavy.values(), self.plain]:
             worker.close()
-        for worker in [*self._heavy.values(), self.plain]:
-            worker.close()
-        self._closing.set()
-        for thread in self._starters:
-            thread.join(timeout=5)
-        self._starters.clear()
+        self._pending.clear()
 
     @property
     def workers(self) -> list[Worker]:
-        return [self.plain, *self._heavy.values(), *(w for w, _, _ in self._pending.values())]
+        return [self.plain, *self._heavy.values(), *self._pending.values()]
 
     # ------------------------------------------------------------------ what a run reports
     @property
@@ -184,8 +151,6 @@ class Zygotes:
 
     @gpus.setter
     def gpus(self, value: Any) -> None:
-        for mods in list(self._pending):            # a start in progress reads its gpus
-            self._settle(mods)
         self._gpus = value
         for worker in self.workers:
             worker.gpus = value
