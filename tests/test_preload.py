@@ -44,6 +44,19 @@ def test_torch_is_preloaded_exactly_for_the_questions_whose_code_imports_it():
     assert found["Q6"] == found["Q9"] == ["torch"]
 
 
+def test_torch_dynamo_is_preloaded_only_for_a_submission_whose_torch_code_uses_optim():
+    """torch's first optimiser step imports torch._dynamo (~900 modules) in every test's child;
+    the zygote imports it once when the submission trains with torch.optim (the reference),
+    not for the template, whose empty functions would only wait for it."""
+    found = grading.preload_by_question(ASSIGNMENT, paths.reference_dir(KIT))
+    ref = grading.with_companions(found, ASSIGNMENT, paths.reference_dir(KIT))
+    assert ref["Q6"] == ref["Q9"] == ["torch", "torch._dynamo"]       # one zygote for both
+    assert found["Q9"] == ["torch"]                                    # not changed in place
+    template = grading.with_companions(found, ASSIGNMENT, KIT / "student_template")
+    assert template["Q6"] == template["Q9"] == ["torch"]
+    assert {q for q, mods in ref.items() if mods} == {"Q6", "Q9"}
+
+
 def test_a_submission_whose_files_are_missing_preloads_nothing(tmp_path):
     assert grading.preload_by_question(_subset("Q6", "Q9"), tmp_path) == {"Q6": [], "Q9": []}
 

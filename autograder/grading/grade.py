@@ -101,6 +101,36 @@ def preload_by_question(assignment: Assignment, code_root: Path) -> dict[str, li
     return found
 
 
+#: What a preloaded library imports lazily on first use, with the pattern of the code that
+#: uses it: torch's first optimiser step imports torch._dynamo (sympy, mpmath: ~900 modules,
+#: about 1 s quiet and 8 s under load) in every test's child.  Preloaded only where the
+#: submission's files of a question preloading the library use that (a template's empty
+#: functions would wait for the import for nothing); importing starts no threads.
+COMPANIONS = {"torch": (("torch._dynamo",), re.compile(r"\boptim\b"))}
+
+
+def with_companions(preloads: dict[str, list[str]], assignment: Assignment,
+                    submission: Path) -> dict[str, list[str]]:
+    """``preloads`` (:func:`preload_by_question`) with each library's :data:`COMPANIONS` added
+    to every question preloading it, when the submission's files of one of those questions
+    match the companion's pattern (one zygote per library: the same list for all of them)."""
+    out = {q: list(mods) for q, mods in preloads.items()}
+    files = {q.id: q.files for q in assignment.questions}
+    for name, (modules, pattern) in COMPANIONS.items():
+        users = [q for q, mods in preloads.items() if name in mods]
+        texts = []
+        for q in users:
+            for rel in files.get(q, []):
+                try:
+                    texts.append((submission / rel).read_text(errors="replace"))
+                except OSError:
+                    continue
+        if any(pattern.search(text) for text in texts):
+            for q in users:
+                out[q] += [m for m in modules if m not in out[q]]
+    return out
+
+
 def overlay_given(staged_root: Path, reference: Path) -> list[str]:
     """Copy the reference's given files (no student regions) over the submission's copies."""
     out = []
@@ -277,8 +307,9 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                           hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
                           env={"DLKIT_DATASET": assignment.dataset,
                                "DLKIT_DATA_DIR": str(layout.data_root)}, gpus=gpus)
-        worker = Zygotes(lambda preload: make_worker(preload=preload),
-                         preload_by_question(assignment, layout.reference or staged.root))
+        worker = Zygotes(lambda preload: make_worker(preload=preload), with_companions(
+            preload_by_question(assignment, layout.reference or staged.root), assignment,
+            staged.root))
         seed = seed_material or ("fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}")
         collector = Collector({q.id for q in assignment.questions},
                               layout.public_tests or workdir, layout.hidden_tests or workdir / "none",

@@ -30,13 +30,6 @@ import time
 from typing import Any
 
 
-#: What a preloaded library imports lazily on first use, preloaded with it: torch's first
-#: optimiser step imports torch._dynamo (sympy, mpmath: ~900 modules, about 1 s on a quiet
-#: machine and 8 s under load), which every test's child forked from the zygote would import
-#: again.  Importing starts no threads (checked: one task before and after), so forking stays safe.
-LAZY_COMPANIONS = {"torch": ("torch._dynamo",)}
-
-
 def _sweep(mode: str, keep: set[int]) -> int:
     """Kill stray processes: all others in our pid namespace ("pidns") or all of our uid
     ("uid"); "none" does nothing.  Returns how many were signalled."""
@@ -163,11 +156,10 @@ def main(ctrl_fd: int) -> None:
     # imported once here; importing runs none of their thread pools, so forking stays safe.
     vm_before = _vm_bytes()
     for name in cfg.get("preload", []):
-        for module in (name, *LAZY_COMPANIONS.get(name, ())):
-            try:
-                __import__(module)
-            except Exception:  # noqa: BLE001 - the test that needs it will report it
-                break
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - the test that needs it will report it
+            pass
     cfg["preloaded_vm"] = max(_vm_bytes() - vm_before, 0)
     os.chdir(cfg["submission"])
     for entry in reversed(cfg.get("sys_path", [])):
