@@ -8,6 +8,7 @@ failure) is stashed on the test item for :mod:`.collector`.
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -36,6 +37,8 @@ class LazySession:
         self.used_up = used_up
         self.refused = False
         self._session: Session | None = None
+        #: seconds the first request waited for its worker (a zygote starting): start-up time
+        self.waited_s = 0.0
 
     def request(self, doc: dict[str, Any], blobs: list[bytes], where: str,
                 timeout: float | None = None) -> Any:
@@ -43,9 +46,15 @@ class LazySession:
             if self.allowance.exhausted:
                 self.refused = True
                 raise SandboxFailure("budget", self.used_up)
-            worker = self.worker if isinstance(self.worker, Worker) else self.worker()
+            began = time.monotonic()
+            try:
+                # a zygote still starting (sandbox/zygotes.py) is waited for here
+                worker = self.worker if isinstance(self.worker, Worker) else self.worker()
+            finally:
+                self.waited_s = time.monotonic() - began
             self._session = worker.session(self.limits, self.label, self.allowance.seconds,
                                            self.allowance.reason)
+            self._session.report.seconds_starting += self.waited_s
         return self._session.request(doc, blobs, where, timeout)
 
     @property
@@ -58,7 +67,7 @@ class LazySession:
 
     def close(self) -> SessionReport:
         if self._session is None:
-            report = SessionReport()
+            report = SessionReport(seconds_starting=self.waited_s)
             if self.refused:
                 report.failure = self.used_up
             return report

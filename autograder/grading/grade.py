@@ -101,6 +101,36 @@ def preload_by_question(assignment: Assignment, code_root: Path) -> dict[str, li
     return found
 
 
+#: What a preloaded library imports lazily on first use, with the pattern of the code that
+#: uses it: torch's first optimiser step imports torch._dynamo (sympy, mpmath: ~900 modules,
+#: about 1 s quiet and 8 s under load) in every test's child.  Preloaded only where the
+#: submission's files of a question preloading the library use that (a template's empty
+#: functions would wait for the import for nothing); importing starts no threads.
+COMPANIONS = {"torch": (("torch._dynamo",), re.compile(r"\boptim\b"))}
+
+
+def with_companions(preloads: dict[str, list[str]], assignment: Assignment,
+                    submission: Path) -> dict[str, list[str]]:
+    """``preloads`` (:func:`preload_by_question`) with each library's :data:`COMPANIONS` added
+    to every question preloading it, when the submission's files of one of those questions
+    match the companion's pattern (one zygote per library: the same list for all of them)."""
+    out = {q: list(mods) for q, mods in preloads.items()}
+    files = {q.id: q.files for q in assignment.questions}
+    for name, (modules, pattern) in COMPANIONS.items():
+        users = [q for q, mods in preloads.items() if name in mods]
+        texts = []
+        for q in users:
+            for rel in files.get(q, []):
+                try:
+                    texts.append((submission / rel).read_text(errors="replace"))
+                except OSError:
+                    continue
+        if any(pattern.search(text) for text in texts):
+            for q in users:
+                out[q] += [m for m in modules if m not in out[q]]
+    return out
+
+
 def overlay_given(staged_root: Path, reference: Path) -> list[str]:
     """Copy the reference's given files (no student regions) over the submission's copies."""
     out = []
@@ -114,13 +144,21 @@ def overlay_given(staged_root: Path, reference: Path) -> list[str]:
     return out
 
 
+#: pytest plugins a grading never uses, blocked to save their start-up: hypothesis (a dev
+#: dependency whose plugin imports hypothesis and trio, ~0.9 s), the unraisable-exception hook
+#: (two full gc.collect() passes at the session's end, ~0.3 s), doctest, junitxml, pastebin.
+#: Blocking one that is not installed is a no-op.
+_NO_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:unraisableexception", "-p", "no:doctest",
+               "-p", "no:junitxml", "-p", "no:pastebin")
+
+
 def _run_pytest(test_paths: list[Path], kit: Path, collector: Collector, workdir: Path,
                 backend: SandboxBackend) -> tuple[int, str]:
     ini = workdir / "pytest-grader.ini"
     ini.write_text("[pytest]\n")
     args = [*(str(p) for p in test_paths),
             "-c", str(ini), "--rootdir", str(kit), "-p", "autograder.pytest_plugin",
-            "-p", "no:cacheprovider", "-p", "no:randomly", "--assert=plain",
+            "-p", "no:cacheprovider", "-p", "no:randomly", *_NO_PLUGINS, "--assert=plain",
             "--import-mode=importlib", "-q", "--tb=no", "-o", "timeout=1800",
             "-W", "ignore::DeprecationWarning", "-W", "ignore::RuntimeWarning"]
     buf = io.StringIO()
@@ -269,8 +307,9 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                           hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
                           env={"DLKIT_DATASET": assignment.dataset,
                                "DLKIT_DATA_DIR": str(layout.data_root)}, gpus=gpus)
-        worker = Zygotes(lambda preload: make_worker(preload=preload),
-                         preload_by_question(assignment, layout.reference or staged.root))
+        worker = Zygotes(lambda preload: make_worker(preload=preload), with_companions(
+            preload_by_question(assignment, layout.reference or staged.root), assignment,
+            staged.root))
         seed = seed_material or ("fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}")
         collector = Collector({q.id for q in assignment.questions},
                               layout.public_tests or workdir, layout.hidden_tests or workdir / "none",
@@ -280,6 +319,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         try:
             mark = time.monotonic()
             worker.start()
+            worker.start_heavy_in_background()      # torch's import overlaps collection
             phases["worker start"] = time.monotonic() - mark
             worker_info["strategy"] = worker.strategy.name
             warnings += worker.strategy.warnings()

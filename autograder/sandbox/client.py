@@ -85,6 +85,9 @@ class Worker:
         #: every command and request): lets tests prove what never crosses (e.g. labels).
         self.wire_tap: Any = None
         self._lock = threading.Lock()
+        #: when :meth:`begin_start` launched a zygote that :meth:`start` has not waited for: the
+        #: monotonic time of its launch
+        self._launched_at: float | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def _prepare_workdir(self) -> Path:
@@ -115,10 +118,15 @@ class Worker:
         successful start confirms it for the process (:func:`launcher.confirm`)."""
         t0 = time.monotonic()
         failures = []
+        launched, self._launched_at = self._launched_at, None
         for strategy in self._candidates:
             self.strategy = strategy
             try:
-                self._start_with(strategy)
+                if launched is not None and strategy is self._candidates[0]:
+                    t0 = launched                       # begin_start launched it
+                    self._await_ready(strategy)
+                else:
+                    self._start_with(strategy)
             except SandboxFailure as exc:
                 failures.append(exc.message)
                 if self.workdir is not None:
@@ -134,7 +142,28 @@ class Worker:
         raise SandboxFailure("worker", failures[-1] if len(failures) == 1 else
                              "no sandbox strategy could start the worker:\n" + "\n".join(failures))
 
+    def begin_start(self) -> None:
+        """Launch the zygote with the first candidate strategy and send its configuration
+        without waiting for it to be ready, so that a slow preload (torch) overlaps the
+        caller's work; :meth:`start` then waits for it (trying the other candidates if it
+        failed).  Launching from the calling thread keeps bubblewrap's --die-with-parent
+        (PR_SET_PDEATHSIG, which follows the thread that started it) tied to that thread."""
+        launched = time.monotonic()
+        self.strategy = self._candidates[0]
+        try:
+            self._launch(self.strategy)
+        except SandboxFailure:
+            if self.workdir is not None:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+                self.workdir = None
+            return                                      # start() tries every candidate
+        self._launched_at = launched
+
     def _start_with(self, strategy: launcher.Strategy) -> None:
+        self._launch(strategy)
+        self._await_ready(strategy)
+
+    def _launch(self, strategy: launcher.Strategy) -> None:
         self.workdir = self._prepare_workdir()
         submission = self.workdir / "submission"
         env = {
@@ -193,6 +222,15 @@ class Worker:
         silent = ""
         try:
             parent.send(json.dumps(config).encode())
+        except OSError:
+            pass                                        # _await_ready reports it
+
+    def _await_ready(self, strategy: launcher.Strategy) -> None:
+        """Wait for the launched zygote's ready message and check it."""
+        parent = self.ctrl
+        assert parent is not None
+        parent.settimeout(START_TIMEOUT_S)
+        try:
             data = parent.recv(1 << 20)
         except socket.timeout:
             data, silent = b"", f"no answer within {START_TIMEOUT_S:g} s"

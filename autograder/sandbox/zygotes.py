@@ -8,14 +8,22 @@ a NumPy-only zygote.  Forking the NumPy questions' ~300 tests from the torch zyg
 them more than the preload saves the torch questions; so each question's tests fork from the
 zygote that has exactly what its code imports.
 
-The heavy zygote starts on first use: a run in which no torch question calls into student code
-never pays for it.
+The heavy zygote is launched as soon as the plain one is up, without waiting for it
+(:meth:`Zygotes.start_heavy_in_background`, called by the grader when a selected question's
+code imports torch): its 1-2 s import overlaps pytest's collection and the first (NumPy)
+questions instead of blocking the first torch test.  That test waits only for what is left of
+the start (counted as its start-up time); a launch that failed is started again on first use,
+whose failure fails that test like any worker failure (the next test tries again).  No thread
+is involved: the process is launched from the grader's main thread (bubblewrap's
+--die-with-parent follows the thread that started it) and only the wait for its ready message
+is deferred.  Without the background start the heavy zygote starts on first use.
 
-Two zygotes need isolation strategies that sweep stray processes by pid namespace (bubblewrap).
-Where the sweep is by uid (``setpriv`` in the grading container, ``plain``), a zygote ending a
-test kills every other process of the worker's uid, the other zygote included; there every
-question forks from the plain zygote and the torch questions' children import torch
-themselves, as before the split.
+Two zygotes need isolation strategies whose sweep of stray processes cannot reach the other
+zygote: by pid namespace (bubblewrap) or none at all (``plain``, development only).  Where the
+sweep is by uid (``setpriv`` in the grading container), a zygote ending a test kills every
+other process of the worker's uid, the other zygote included; there every question forks from
+the plain zygote and the torch questions' children import torch themselves, as before the
+split.
 """
 from __future__ import annotations
 
@@ -40,6 +48,8 @@ class Zygotes:
         self._preload_of = {q: tuple(sorted(mods)) for q, mods in preload_of.items() if mods}
         self.plain = make([])
         self._heavy: dict[tuple[str, ...], Worker] = {}
+        #: heavy zygotes launched by :meth:`start_heavy_in_background`, not yet waited for
+        self._pending: dict[tuple[str, ...], Worker] = {}
         self._gpus: Any = None
         #: what a later-started worker's probe could see (empty when it saw nothing)
         self.late_visible: list[str] = []
@@ -53,7 +63,7 @@ class Zygotes:
         mods = self.preloads(qid)
         if not mods or not self.can_split:
             return self.plain
-        worker = self._heavy.get(mods)
+        worker = self._heavy.get(mods) or self._settle(mods)
         if worker is None:
             worker = self._make(list(mods))
             if self._gpus is not None:
@@ -63,11 +73,27 @@ class Zygotes:
             self.late_visible += worker.ready.get("probe", {}).get("visible", [])
         return worker
 
+    def _settle(self, mods: tuple[str, ...]) -> Worker | None:
+        """Wait for the background start of ``mods``' zygote, if one was begun: the worker when
+        it came up, else None (its failure is dropped: :meth:`for_question` starts it again)."""
+        worker = self._pending.pop(mods, None)
+        if worker is None:
+            return None
+        try:
+            worker.start()                  # waits for the launched zygote to be ready
+        except BaseException:               # SandboxFailure is a BaseException
+            worker.close()
+            return None
+        self._heavy[mods] = worker
+        self.late_visible += worker.ready.get("probe", {}).get("visible", [])
+        return worker
+
     @property
     def can_split(self) -> bool:
         """Whether a second zygote can live beside the plain one: its strategy's sweep of stray
-        processes stays inside its own pid namespace (decided once the plain one started)."""
-        return getattr(self.plain.strategy, "sweep", "uid") == "pidns"
+        processes stays inside its own pid namespace or does not exist (decided once the plain
+        one started); never where it kills by uid."""
+        return getattr(self.plain.strategy, "sweep", "uid") in ("pidns", "none")
 
     def session(self, limits: Limits | None = None, label: str = "", cap_s: float | None = None,
                 cap_reason: str = "", *, question: str | None = None) -> Session:
@@ -77,13 +103,33 @@ class Zygotes:
     def start(self) -> None:
         self.plain.start()
 
+    def start_heavy_in_background(self) -> int:
+        """Launch every heavy zygote that a question needs without waiting for it (call after
+        :meth:`start`; nothing where the strategy cannot split): its import runs while this
+        process goes on.  :meth:`for_question` waits for it on first use.  Returns how many
+        were launched."""
+        if not self.can_split:
+            return 0
+        begun = 0
+        for mods in sorted(set(self._preload_of.values())):
+            if mods in self._heavy or mods in self._pending:
+                continue
+            worker = self._make(list(mods))
+            if self._gpus is not None:
+                worker.gpus = self._gpus
+            worker.begin_start()            # a failed launch: start() tries again on first use
+            self._pending[mods] = worker
+            begun += 1
+        return begun
+
     def close(self) -> None:
-        for worker in [*self._heavy.values(), self.plain]:
+        for worker in [*self._pending.values(), *self._heavy.values(), self.plain]:
             worker.close()
+        self._pending.clear()
 
     @property
     def workers(self) -> list[Worker]:
-        return [self.plain, *self._heavy.values()]
+        return [self.plain, *self._heavy.values(), *self._pending.values()]
 
     # ------------------------------------------------------------------ what a run reports
     @property

@@ -179,11 +179,12 @@ class TorchModel:
 
 
 def load_torch(resolve: Any, root: str, files: list[str], max_model_mb: float, device: str) -> TorchModel:
+    # the file first: a submission without a saved model is told so without importing torch
+    path = _find(root, tuple(files) or TORCH_FILES)
+    _check_size(path, max_model_mb)
     import torch
     torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS", "1"))))
     t0 = time.monotonic()
-    path = _find(root, tuple(files) or TORCH_FILES)
-    _check_size(path, max_model_mb)
     state = _read_state_dict(path)
     Net = resolve("cnn.Net")
     torch.manual_seed(0)

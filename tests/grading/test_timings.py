@@ -145,3 +145,33 @@ def test_check_config_timings_without_timings_is_a_clear_error(tmp_path, capsys)
     ({}, 1.0), (None, 1.0), (["seconds", 0.1], 1.0)])
 def test_the_workers_own_figure_is_trusted_only_within_the_measured_wait(reply, expected):
     assert _reported_seconds(reply, 1.0) == expected
+
+
+def test_waiting_for_a_zygote_still_starting_is_the_tests_startup_time():
+    """A test whose worker is still starting (the torch zygote launched in the background)
+    waits for it on its first request: that wait is start-up time, not the trusted side's."""
+    import time
+    from types import SimpleNamespace
+    from autograder.config import Limits
+    from autograder.grading.backend import LazySession
+    from autograder.sandbox.client import SessionReport
+
+    class _Session:
+        def __init__(self):
+            self.report, self.dead = SessionReport(), None
+
+        def request(self, *args, **kwargs):
+            return {"ok": True}
+
+        def close(self):
+            return self.report
+
+    def worker():
+        time.sleep(0.2)                              # the zygote's import, what was left of it
+        return SimpleNamespace(session=lambda *args: _Session())
+
+    lazy = LazySession(worker, Limits.merged(), "t")
+    lazy.request({}, [], "f")
+    report = lazy.close()
+    assert report.seconds_starting >= 0.2
+    assert report.timings()["startup"] >= 0.2

@@ -44,6 +44,19 @@ def test_torch_is_preloaded_exactly_for_the_questions_whose_code_imports_it():
     assert found["Q6"] == found["Q9"] == ["torch"]
 
 
+def test_torch_dynamo_is_preloaded_only_for_a_submission_whose_torch_code_uses_optim():
+    """torch's first optimiser step imports torch._dynamo (~900 modules) in every test's child;
+    the zygote imports it once when the submission trains with torch.optim (the reference),
+    not for the template, whose empty functions would only wait for it."""
+    found = grading.preload_by_question(ASSIGNMENT, paths.reference_dir(KIT))
+    ref = grading.with_companions(found, ASSIGNMENT, paths.reference_dir(KIT))
+    assert ref["Q6"] == ref["Q9"] == ["torch", "torch._dynamo"]       # one zygote for both
+    assert found["Q9"] == ["torch"]                                    # not changed in place
+    template = grading.with_companions(found, ASSIGNMENT, KIT / "student_template")
+    assert template["Q6"] == template["Q9"] == ["torch"]
+    assert {q for q, mods in ref.items() if mods} == {"Q6", "Q9"}
+
+
 def test_a_submission_whose_files_are_missing_preloads_nothing(tmp_path):
     assert grading.preload_by_question(_subset("Q6", "Q9"), tmp_path) == {"Q6": [], "Q9": []}
 
@@ -136,3 +149,113 @@ def test_where_the_sandbox_sweeps_by_uid_every_question_forks_from_the_plain_zyg
     assert not z.can_split
     assert z.for_question("Q6") is z.plain and z.for_question("Q1") is z.plain
     assert log == [("start", ())]                                      # no second zygote
+
+
+def test_without_a_sweep_plain_the_torch_questions_still_get_their_own_zygote():
+    """``plain`` (development only) sweeps nothing when a test ends, so a second zygote is as
+    safe beside the plain one as under bubblewrap's pid namespace."""
+    from autograder.sandbox.zygotes import Zygotes
+    log = []
+    z = Zygotes(lambda preload: _FakeWorker(preload, log, sweep="none"), {"Q1": [], "Q6": ["torch"]})
+    z.start()
+    assert z.can_split
+    assert z.for_question("Q6") is not z.plain and z.for_question("Q1") is z.plain
+
+
+class _SlowWorker(_FakeWorker):
+    """A fake whose start takes ``delay`` seconds from its launch (``begin_start``), like a
+    zygote importing torch."""
+
+    def __init__(self, preload, log, delay=0.0, **kw):
+        super().__init__(preload, log, **kw)
+        self.delay, self.launched = delay, None
+
+    def begin_start(self):
+        import time
+        self.log.append(("launch", tuple(self.preload)))
+        self.launched = time.monotonic()
+
+    def start(self):
+        import time
+        began = self.launched if self.launched is not None else time.monotonic()
+        self.launched = None
+        time.sleep(max(0.0, began + (self.delay if self.preload else 0.0) - time.monotonic()))
+        super().start()
+
+
+def test_the_torch_zygote_starts_in_the_background_and_its_first_test_waits_only_for_the_rest():
+    import time
+    from autograder.sandbox.zygotes import Zygotes
+    log = []
+    z = Zygotes(lambda preload: _SlowWorker(preload, log, delay=0.5), {"Q1": [], "Q6": ["torch"], "Q9": ["torch"]})
+    z.start()
+    began = time.monotonic()
+    assert z.start_heavy_in_background() == 1                      # one zygote for Q6 and Q9
+    assert time.monotonic() - began < 0.2                          # did not wait for it
+    assert z.for_question("Q1") is z.plain
+    time.sleep(0.3)                                                # the NumPy questions' time
+    began = time.monotonic()
+    heavy = z.for_question("Q6")
+    assert 0.05 < time.monotonic() - began < 0.45                  # only what was left
+    assert heavy.preload == ["torch"] and z.for_question("Q9") is heavy
+    assert log == [("start", ()), ("launch", ("torch",)), ("start", ("torch",))]
+    assert z.late_visible == ["/secret"]
+    z.close()
+    assert heavy.closed
+
+
+def test_a_failed_background_start_is_retried_on_first_use_and_an_unused_one_is_closed():
+    from autograder.sandbox.zygotes import Zygotes
+    log, made = [], []
+
+    def make(preload):
+        made.append(_SlowWorker(preload, log, fail_starts=1 if preload and len(made) == 1 else 0))
+        return made[-1]
+
+    z = Zygotes(make, {"Q1": [], "Q6": ["torch"]})
+    z.start()
+    z.start_heavy_in_background()
+    heavy = z.for_question("Q6")                                   # the retry, in the foreground
+    assert heavy is made[2] and made[1].closed and heavy.starts == 1
+    z.close()
+    # nothing begun where the sweep is by uid; an unused background start is closed
+    z = Zygotes(lambda preload: _SlowWorker(preload, log, sweep="uid"), {"Q6": ["torch"]})
+    z.start()
+    assert z.start_heavy_in_background() == 0
+    made.clear()
+    z = Zygotes(make, {"Q6": ["torch"]})
+    z.start()
+    z.start_heavy_in_background()
+    z.close()
+    assert all(w.closed for w in made)
+
+
+@pytest.mark.parametrize("strategy", ["bwrap-user", "plain"])
+def test_a_zygote_started_in_the_background_outlives_its_start(tmp_path, strategy):
+    """A zygote launched in the background is alive and serves tests when first used, long
+    after its start is over.  (A first design started it from a thread: bubblewrap's
+    --die-with-parent is PR_SET_PDEATHSIG, which fires when the *thread* that started the
+    sandbox exits, so the zygote died and the first torch test failed with 'the worker exited
+    unexpectedly'.)"""
+    import time
+    from autograder.sandbox.zygotes import Zygotes
+    root = tmp_path / "sub"
+    (root / "src").mkdir(parents=True)
+    (root / "src" / "__init__.py").write_text("")
+    (root / "src" / "probe.py").write_text(PROBE.replace('"torch"', '"json"'))
+    limits = Limits.merged({"test_timeout_s": 20, "cpu_s": 20, "memory_mb": 2048})
+    z = Zygotes(lambda preload: Worker(root, limits=limits, preload=preload, hide=[KIT],
+                                       strategy=strategy), {"Q1": [], "Q6": ["json"]})
+    try:
+        z.start()
+    except Exception as exc:                         # noqa: BLE001 - not available here
+        pytest.skip(f"{strategy} does not start here: {exc}")
+    try:
+        assert z.start_heavy_in_background() == 1
+        time.sleep(1.5)                              # its start is over by now
+        heavy = z.for_question("Q6")
+        assert heavy is not z.plain
+        for _ in range(2):
+            assert _call(heavy, "preloaded") is True     # json: preloaded, the zygote alive
+    finally:
+        z.close()
