@@ -219,7 +219,6 @@ class Worker:
         if self.wire_tap is not None:
             self.wire_tap(json.dumps(config).encode())
             self.wire_tap(json.dumps(env).encode())
-        silent = ""
         try:
             parent.send(json.dumps(config).encode())
         except OSError:
@@ -230,6 +229,7 @@ class Worker:
         parent = self.ctrl
         assert parent is not None
         parent.settimeout(START_TIMEOUT_S)
+        silent = ""                                     # why a silent worker did not start
         try:
             data = parent.recv(1 << 20)
         except socket.timeout:
