@@ -12,7 +12,6 @@ import contextlib
 import dataclasses
 import io
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -28,6 +27,7 @@ from ..sandbox import devices
 from ..sandbox.client import SandboxFailure, Worker
 from ..sandbox.zygotes import Zygotes
 from . import intake, results, stopped, timings
+from .preloads import preload_by_question, with_companions
 from .results import QuestionScore, build_results
 from .backend import SandboxBackend
 from .collector import Collector, Outcome
@@ -77,58 +77,6 @@ def expected_files(assignment: Assignment, reference: Path | None = None) -> lis
     """Contract paths a submission should contain for the selected questions (their
     ``files``); everything else in the folder the student worked in comes along anyway."""
     return sorted({f for q in assignment.questions for f in q.files})
-
-
-#: libraries a question's own zygote imports once for all its tests when its code imports them
-#: (each test's child would import them afresh otherwise; see :mod:`..sandbox.zygotes`)
-PRELOADABLE = ("torch",)
-
-
-def preload_by_question(assignment: Assignment, code_root: Path) -> dict[str, list[str]]:
-    """For each selected question, the :data:`PRELOADABLE` libraries its files under
-    ``code_root`` (the reference, or the staged submission when grading a handout) import."""
-    patterns = {name: re.compile(rf"^\s*(import|from)\s+{name}\b", re.M) for name in PRELOADABLE}
-    found: dict[str, list[str]] = {}
-    for q in assignment.questions:
-        texts = []
-        for rel in q.files:
-            try:
-                texts.append((code_root / rel).read_text(errors="replace"))
-            except OSError:
-                continue
-        found[q.id] = [name for name, pattern in patterns.items()
-                       if any(pattern.search(text) for text in texts)]
-    return found
-
-
-#: What a preloaded library imports lazily on first use, with the pattern of the code that
-#: uses it: torch's first optimiser step imports torch._dynamo (sympy, mpmath: ~900 modules,
-#: about 1 s quiet and 8 s under load) in every test's child.  Preloaded only where the
-#: submission's files of a question preloading the library use that (a template's empty
-#: functions would wait for the import for nothing); importing starts no threads.
-COMPANIONS = {"torch": (("torch._dynamo",), re.compile(r"\boptim\b"))}
-
-
-def with_companions(preloads: dict[str, list[str]], assignment: Assignment,
-                    submission: Path) -> dict[str, list[str]]:
-    """``preloads`` (:func:`preload_by_question`) with each library's :data:`COMPANIONS` added
-    to every question preloading it, when the submission's files of one of those questions
-    match the companion's pattern (one zygote per library: the same list for all of them)."""
-    out = {q: list(mods) for q, mods in preloads.items()}
-    files = {q.id: q.files for q in assignment.questions}
-    for name, (modules, pattern) in COMPANIONS.items():
-        users = [q for q, mods in preloads.items() if name in mods]
-        texts = []
-        for q in users:
-            for rel in files.get(q, []):
-                try:
-                    texts.append((submission / rel).read_text(errors="replace"))
-                except OSError:
-                    continue
-        if any(pattern.search(text) for text in texts):
-            for q in users:
-                out[q] += [m for m in modules if m not in out[q]]
-    return out
 
 
 def overlay_given(staged_root: Path, reference: Path) -> list[str]:

@@ -1,4 +1,4 @@
-"""The torch questions' zygote imports torch once (grade.preload_by_question, sandbox/zygotes.py),
+"""The torch questions' zygote imports torch once (grading/preloads.py, sandbox/zygotes.py),
 so each of their tests' children starts without paying torch's import; the child's memory limit
 still holds for what the test itself allocates; the NumPy questions fork from a plain zygote."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from autograder import config, paths
 from autograder.config import Limits
-from autograder.grading import grade as grading
+from autograder.grading import preloads
 from autograder.sandbox.client import Worker
 from autograder.sandbox.remote import RemoteStudent
 from autograder.student import StudentError
@@ -38,7 +38,7 @@ def _subset(*ids):
 
 
 def test_torch_is_preloaded_exactly_for_the_questions_whose_code_imports_it():
-    found = grading.preload_by_question(ASSIGNMENT, paths.reference_dir(KIT))
+    found = preloads.preload_by_question(ASSIGNMENT, paths.reference_dir(KIT))
     assert sorted(found) == sorted(ASSIGNMENT.ids)
     assert {q for q, mods in found.items() if mods} == {"Q6", "Q9"}
     assert found["Q6"] == found["Q9"] == ["torch"]
@@ -48,17 +48,17 @@ def test_torch_dynamo_is_preloaded_only_for_a_submission_whose_torch_code_uses_o
     """torch's first optimiser step imports torch._dynamo (~900 modules) in every test's child;
     the zygote imports it once when the submission trains with torch.optim (the reference),
     not for the template, whose empty functions would only wait for it."""
-    found = grading.preload_by_question(ASSIGNMENT, paths.reference_dir(KIT))
-    ref = grading.with_companions(found, ASSIGNMENT, paths.reference_dir(KIT))
+    found = preloads.preload_by_question(ASSIGNMENT, paths.reference_dir(KIT))
+    ref = preloads.with_companions(found, ASSIGNMENT, paths.reference_dir(KIT))
     assert ref["Q6"] == ref["Q9"] == ["torch", "torch._dynamo"]       # one zygote for both
     assert found["Q9"] == ["torch"]                                    # not changed in place
-    template = grading.with_companions(found, ASSIGNMENT, KIT / "student_template")
+    template = preloads.with_companions(found, ASSIGNMENT, KIT / "student_template")
     assert template["Q6"] == template["Q9"] == ["torch"]
     assert {q for q, mods in ref.items() if mods} == {"Q6", "Q9"}
 
 
 def test_a_submission_whose_files_are_missing_preloads_nothing(tmp_path):
-    assert grading.preload_by_question(_subset("Q6", "Q9"), tmp_path) == {"Q6": [], "Q9": []}
+    assert preloads.preload_by_question(_subset("Q6", "Q9"), tmp_path) == {"Q6": [], "Q9": []}
 
 
 @pytest.fixture(scope="module")
