@@ -130,7 +130,9 @@ def test_gradients_match_reference_and_numerical_gradients(student, ref, case_rn
         with credit.part(2.0 / len(PARAM_NAMES)):
             value = assert_shape(f"grads['{name}']", grads[name], params[name].shape,
                                  f"the shape of params['{name}']")
-            err = assert_close_floored(f"grads['{name}']", value, expected[name], TOL_GRAD, 1e-6)
+            # entries below 1e-5 of the largest are compared absolutely: summation order alone
+            # left 1.6e-7 on an entry just above 1e-6 of it (1 run in 450 of the flake audit)
+            err = assert_close_floored(f"grads['{name}']", value, expected[name], TOL_GRAD, 1e-5)
             numeric = numerical_gradient(loss_at, ref_params[name])
             assert_close_to_numerical(f"grads['{name}'] (vs centred differences)", value,
                                       numeric, TOL_NUM)

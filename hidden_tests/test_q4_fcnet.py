@@ -29,7 +29,9 @@ from autograder.testkit import (CheckFailed, assert_close, assert_scalar_close, 
 pytestmark = pytest.mark.question("Q4")
 
 TOL_LOSS = 1e-10
-TOL_GRAD = 1e-8
+# against the reference's gradients: an equivalent softmax (S-onehot-0d) reached 1.4e-8 on a
+# small entry of 1 run in 660 of the flake audit; every mutant is off by far more
+TOL_GRAD = 1e-7
 VAL_THRESHOLD = {"digits": 0.90, "cifar10": 0.45}
 OVERFIT_EXAMPLES = 50
 OVERFIT_EPOCHS = 20
