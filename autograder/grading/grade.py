@@ -271,6 +271,8 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             phases["worker start"] = time.monotonic() - mark
             worker_info["strategy"] = worker.strategy.name
             warnings += worker.strategy.warnings()
+            warnings += [f"the sandbox fell back to {worker.strategy.name}: {why}"
+                         for why in getattr(worker, "fallbacks", [])]
             worker_info["probe"] = worker.ready.get("probe", {})
             visible = worker_info["probe"].get("visible", [])
             if visible:

@@ -80,6 +80,9 @@ class Worker:
         #: restarts: it is the submission's, not the process's)
         self.hung_imports: dict[str, float] = {}
         self.starts = 0
+        #: why stronger strategies did not come up at this worker's first start (one message
+        #: each), when a weaker one did: the grader warns with them
+        self.fallbacks: list[str] = []
         self.start_seconds: list[float] = []
         #: Called with every byte string given to the worker (its files, its configuration,
         #: every command and request): lets tests prove what never crosses (e.g. labels).
@@ -134,6 +137,8 @@ class Worker:
                     self.workdir = None
                 continue
             launcher.confirm(strategy)
+            if len(self._candidates) > 1:
+                self.fallbacks = failures
             self._candidates = [strategy]
             self.starts += 1
             self.needs_restart = False

@@ -137,6 +137,10 @@ class Zygotes:
         return self.plain.strategy
 
     @property
+    def fallbacks(self) -> list[str]:
+        return self.plain.fallbacks
+
+    @property
     def ready(self) -> dict[str, Any]:
         return self.plain.ready
 

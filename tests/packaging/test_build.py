@@ -195,7 +195,7 @@ def test_autograder_zip_grades_through_its_run_autograder(built, tmp_path):
         per_q[t["name"].split()[0]] = per_q.get(t["name"].split()[0], 0.0) + t["score"]
     assert per_q["Q1"] == pytest.approx(5.0)
     assert per_q["Q3"] < 5.0 - 1e-6                      # softmax without the max shift
-    assert "the worker could see" not in proc.stderr
+    assert "the worker could see" not in proc.stderr, proc.stderr
 
 
 def test_unzipped_handout_runs_selftest(built, tmp_path):
