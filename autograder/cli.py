@@ -138,7 +138,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if args.flakes is not None:
         from .validate import flakes
         return flakes.audit(args.assignment, n=args.flakes, only=args.only, jobs=args.jobs,
-                            hog=args.hog, out_dir=Path(args.out) if args.out else None)
+                            hog=args.hog, out_dir=Path(args.out) if args.out else None,
+                            min_runs=args.min_runs)
     return run.run(args.assignment, only=args.only, jobs=args.jobs or run.env_jobs(),
                    out_dir=Path(args.out) if args.out else None, subset=args.subset,
                    progress=not args.no_progress, seeds=args.seeds, strict=args.strict)
@@ -244,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "failures and the slowest run against its time limit (reports/flakes/)")
     p.add_argument("--hog", action="store_true",
                    help="with --flakes: a CPU-bound process per core beside the gradings")
+    p.add_argument("--min-runs", type=int, metavar="R",
+                   help="with --flakes: then more seeds per question until each question has at "
+                        "least R test-runs (the full audit: --flakes 1 --min-runs 2000)")
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("selftest", help="students: public tests through the sandbox + a scored preview")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import concurrent.futures
 import csv
 import dataclasses
+import math
 import multiprocessing
 import os
 import tempfile
@@ -67,10 +68,13 @@ def _alternatives(kit: Path, questions: set[str], only: list[str] | None) -> lis
 
 def audit(assignment_path: Path | None = None, *, n: int, only: list[str] | None = None,
           jobs: int | None = None, hog: bool = False, out_dir: Path | None = None,
-          timeout: float = 900.0, alternatives: bool = True) -> int:
+          timeout: float = 900.0, alternatives: bool = True, min_runs: int | None = None) -> int:
     """Grade the reference (and the alternatives) ``n`` times each; see the module docstring.
     ``only``: question ids (the reference is graded on those questions only) and/or
-    alternative ids.  Returns the exit status."""
+    alternative ids.  ``min_runs``: after those ``n`` seeds, grade each question's targets
+    under more seeds until every question has at least ``min_runs`` test-runs (the reference
+    is then graded one question at a time, so a question with few or slow tests does not make
+    every other question run as often).  Returns the exit status."""
     if n < 1:
         raise ValueError("--flakes needs N >= 1")
     kit = paths.kit_root()
@@ -99,14 +103,13 @@ def audit(assignment_path: Path | None = None, *, n: int, only: list[str] | None
                                             work / f"subset-{len(subsets)}.toml")
         return subsets[include]
 
-    targets: list[tuple[str, Path, catalogue.Variant | None, Path]] = [
-        ("reference", ref_folder, None, subset_file(tuple(questions)))]
+    targets = ([Target("reference", ref_folder, None, (q,), subset_file((q,))) for q in questions]
+               if min_runs else
+               [Target("reference", ref_folder, None, tuple(questions), subset_file(tuple(questions)))])
     for v in (_alternatives(kit, set(questions), only) if alternatives else []):
         folder = prepared(catalogue.materialise(reference, work / v.id, v))
         include = tuple(q for q in affected_questions(assignment, reference, v))
-        targets.append((v.id, folder, v, subset_file(include)))
-    jobs_list = [(label, folder, v, cfg, f"flakes-{k}")
-                 for k in range(1, n + 1) for label, folder, v, cfg in targets]
+        targets.append(Target(v.id, folder, v, include, subset_file(include)))
 
     stop = multiprocessing.Event()
     hogs = [multiprocessing.Process(target=_hog, args=(stop,), daemon=True)
@@ -115,26 +118,17 @@ def audit(assignment_path: Path | None = None, *, n: int, only: list[str] | None
         h.start()
     stats: dict[str, TestStats] = {}
     problems: list[str] = []
+    gradings = 0
     t0 = time.monotonic()
     try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-            futures = [pool.submit(_grade_dir, folder, cfg, label, "alternative" if v else "reference",
-                                   v, timeout, seed) for label, folder, v, cfg, seed in jobs_list]
-            for fut, (label, _f, _v, _c, seed) in zip(futures, jobs_list):
-                g = fut.result()
-                if g.error:
-                    problems.append(f"{label} {seed}: {g.error[:300]}")
-                for t in g.tests:
-                    s = stats.setdefault(t["nodeid"], TestStats(t["question"], t["nodeid"],
-                                                                limit.get(t["question"], 0.0)))
-                    s.runs += 1
-                    if not t["passed"]:
-                        s.failures += 1
-                        msg = t["message"].strip().splitlines()[0][:200] if t["message"].strip() else t["failure_kind"]
-                        s.messages[msg] = s.messages.get(msg, 0) + 1
-                    seconds = float(t.get("duration", 0.0))
-                    if seconds > s.slowest_s:
-                        s.slowest_s, s.slowest_in = seconds, f"{label} {seed}"
+        first = [(t, k) for k in range(1, n + 1) for t in targets]
+        gradings += _grade_all(first, stats, problems, limit, jobs, timeout, t0)
+        seeds = {q: n for q in questions}
+        if min_runs:
+            seeds = seeds_needed(stats, questions, n, min_runs)
+            more = [(t, k) for t in targets
+                    for k in range(n + 1, max(seeds.get(q, n) for q in t.include) + 1)]
+            gradings += _grade_all(more, stats, problems, limit, jobs, timeout, t0)
     finally:
         stop.set()
         for h in hogs:
@@ -142,22 +136,83 @@ def audit(assignment_path: Path | None = None, *, n: int, only: list[str] | None
     elapsed = time.monotonic() - t0
     import shutil
     shutil.rmtree(work, ignore_errors=True)
-    return _report(stats, problems, n=n, gradings=len(jobs_list), jobs=jobs, hog=hog,
-                   elapsed=elapsed, out_dir=Path(out_dir or kit / "reports" / "flakes"))
+    return _report(stats, problems, n=n, gradings=gradings, jobs=jobs, hog=hog,
+                   elapsed=elapsed, out_dir=Path(out_dir or kit / "reports" / "flakes"),
+                   seeds=seeds if min_runs else None, min_runs=min_runs)
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """One submission folder the audit grades, and the questions it is graded on."""
+
+    label: str
+    folder: Path
+    variant: catalogue.Variant | None
+    include: tuple[str, ...]
+    assignment_file: Path
+
+
+def seeds_needed(stats: dict[str, TestStats], questions: list[str], n: int, min_runs: int) -> dict[str, int]:
+    """Seeds each question needs for ``min_runs`` test-runs, from what ``n`` seeds gave (never
+    fewer than ``n``).  A question with no test-runs at all keeps ``n``: grading it again would
+    not help, and the report shows it."""
+    runs = {q: 0 for q in questions}
+    for s in stats.values():
+        if s.question in runs:
+            runs[s.question] += s.runs
+    return {q: max(n, math.ceil(min_runs * n / runs[q])) if runs[q] else n for q in questions}
+
+
+def _grade_all(jobs_list: list[tuple[Target, int]], stats: dict[str, TestStats], problems: list[str],
+               limit: dict[str, float], jobs: int, timeout: float, t0: float) -> int:
+    """Grade each (target, seed k) with seed ``flakes-k``; fold the outcomes into ``stats``."""
+    if not jobs_list:
+        return 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(_grade_dir, t.folder, t.assignment_file, t.label,
+                               "alternative" if t.variant else "reference", t.variant, timeout,
+                               f"flakes-{k}") for t, k in jobs_list]
+        for done, (fut, (t, k)) in enumerate(zip(futures, jobs_list), 1):
+            g = fut.result()
+            if g.error:
+                problems.append(f"{t.label} flakes-{k}: {g.error[:300]}")
+            for r in g.tests:
+                s = stats.setdefault(r["nodeid"], TestStats(r["question"], r["nodeid"],
+                                                            limit.get(r["question"], 0.0)))
+                s.runs += 1
+                if not r["passed"]:
+                    s.failures += 1
+                    msg = r["message"].strip().splitlines()[0][:200] if r["message"].strip() else r["failure_kind"]
+                    s.messages[msg] = s.messages.get(msg, 0) + 1
+                seconds = float(r.get("duration", 0.0))
+                if seconds > s.slowest_s:
+                    s.slowest_s, s.slowest_in = seconds, f"{t.label} flakes-{k}"
+            if done % 25 == 0 or done == len(jobs_list):
+                print(f"flakes: {done}/{len(jobs_list)} gradings, "
+                      f"{sum(s.failures for s in stats.values())} failures, "
+                      f"{time.monotonic() - t0:.0f} s", flush=True)
+    return len(jobs_list)
 
 
 def _report(stats: dict[str, TestStats], problems: list[str], *, n: int, gradings: int, jobs: int,
-            hog: bool, elapsed: float, out_dir: Path) -> int:
+            hog: bool, elapsed: float, out_dir: Path, seeds: dict[str, int] | None = None,
+            min_runs: int | None = None) -> int:
     by_q: dict[str, list[TestStats]] = {}
     for s in stats.values():
         by_q.setdefault(s.question, []).append(s)
     order = sorted(by_q, key=lambda q: int(q[1:]) if q[1:].isdigit() else 10**6)
+    what = (f"at least {min_runs} test-runs per question: seeds per question "
+            + ", ".join(f"{q} {seeds[q]}" for q in order if q in seeds)
+            if min_runs and seeds else f"{n} seeds x reference and alternatives")
     lines = ["# flake audit", "",
-             f"- {gradings} gradings ({n} seeds x reference and alternatives), {jobs} at a time on "
+             f"- {gradings} gradings ({what}), {jobs} at a time on "
              f"{os.cpu_count()} cores{', with a CPU hog per core' if hog else ''}, in {elapsed:.0f} s",
              f"- test-runs: {sum(s.runs for s in stats.values())}, failures: "
              f"{sum(s.failures for s in stats.values())}, gradings that did not finish: {len(problems)}",
              "", "| question | test-runs | failures | worst time / limit |", "|---|---|---|---|"]
+    short = [q for q in order if min_runs and sum(s.runs for s in by_q[q]) < min_runs]
+    if short:
+        lines.insert(4, f"- fewer than {min_runs} test-runs: {', '.join(short)}")
     for q in order:
         runs = sum(s.runs for s in by_q[q])
         fails = sum(s.failures for s in by_q[q])
@@ -186,5 +241,5 @@ def _report(stats: dict[str, TestStats], problems: list[str], *, n: int, grading
                         f"{s.limit_s:g}", s.slowest_in, " | ".join(s.messages)])
     print("\n".join(lines))
     print(f"reports: {out_dir / 'flakes.md'}, {out_dir / 'flakes.csv'}")
-    failed = any(s.failures for s in stats.values()) or problems or not stats
+    failed = any(s.failures for s in stats.values()) or problems or not stats or short
     return 1 if failed else 0

@@ -103,3 +103,26 @@ def test_flake_audit_ci_slice(tmp_path):
     text = (tmp_path / "flakes.md").read_text()
     assert status == 0, text
     assert "| Q1 |" in text and "failures: 0" in text
+
+
+def test_seeds_needed_reaches_min_runs_per_question():
+    """Q1 gave 120 test-runs in 2 seeds (60 a seed): 2000 needs 34 seeds; Q6 gave 8 (4 a seed):
+    500; a question with no runs keeps n; never fewer than n."""
+    stats = {"a": flakes.TestStats("Q1", "a", 10.0, runs=100), "b": flakes.TestStats("Q1", "b", 10.0, runs=20),
+             "c": flakes.TestStats("Q6", "c", 60.0, runs=8), "d": flakes.TestStats("Q10", "d", 10.0, runs=9000)}
+    seeds = flakes.seeds_needed(stats, ["Q1", "Q6", "Q10", "Q11"], 2, 2000)
+    assert seeds == {"Q1": 34, "Q6": 500, "Q10": 2, "Q11": 2}
+    assert all(seeds[q] * runs // 2 >= 2000 for q, runs in (("Q1", 120), ("Q6", 8)))
+
+
+def test_flake_report_fails_a_question_short_of_min_runs(tmp_path):
+    stats = {"a::ok": flakes.TestStats("Q1", "a::ok", 10.0, runs=2000),
+             "b::ok": flakes.TestStats("Q2", "b::ok", 10.0, runs=1999)}
+    status = flakes._report(stats, [], n=1, gradings=10, jobs=4, hog=False, elapsed=1.0,
+                            out_dir=tmp_path, seeds={"Q1": 5, "Q2": 7}, min_runs=2000)
+    text = (tmp_path / "flakes.md").read_text()
+    assert status == 1
+    assert "fewer than 2000 test-runs: Q2" in text and "seeds per question Q1 5, Q2 7" in text
+    del stats["b::ok"]
+    assert flakes._report(stats, [], n=1, gradings=5, jobs=4, hog=False, elapsed=1.0,
+                          out_dir=tmp_path, seeds={"Q1": 5}, min_runs=2000) == 0
