@@ -8,7 +8,7 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo test setup system-deps template validate hostile-full bench bench-otter clean \
+.PHONY: demo test setup system-deps template validate hostile-full flakes bench bench-otter clean \
         build image image-notorch
 
 $(STAMP): pyproject.toml
@@ -40,6 +40,10 @@ template: setup
 #   every mutant and alternative of mutants/, the reference under extra seeds, the template
 validate: setup system-deps
 	$(PY) -m autograder validate
+#   the flake audit: the reference and every accepted alternative, each question to >= 2000
+#   test-runs, two gradings per core (reports/flakes/)
+flakes: setup system-deps
+	$(PY) -m autograder validate --flakes 1 --min-runs 2000
 #   every hostile submission against the whole assignment
 hostile-full: setup system-deps
 	DLKIT_HOSTILE_FULL=1 $(PY) -m pytest tests/hostile -m "not podman"

@@ -184,6 +184,7 @@ def _grade_all(jobs_list: list[tuple[Target, int]], stats: dict[str, TestStats],
                     s.failures += 1
                     msg = r["message"].strip().splitlines()[0][:200] if r["message"].strip() else r["failure_kind"]
                     s.messages[msg] = s.messages.get(msg, 0) + 1
+                    print(f"flakes: FAILED {r['nodeid']} ({t.label} flakes-{k}): {msg}", flush=True)
                 seconds = float(r.get("duration", 0.0))
                 if seconds > s.slowest_s:
                     s.slowest_s, s.slowest_in = seconds, f"{t.label} flakes-{k}"
