@@ -363,7 +363,8 @@ def report_doc(result: GradeResult) -> dict[str, Any]:
     as ``report.json`` by ``--report-dir`` and ``--report-json``; read by ``validate``, the
     flake audit and the class report): the run's status and score, per-question points,
     sandbox facts, where the time went (:mod:`.timings`) and, per test, its outcome with the
-    grader's full message, its seconds and what the student's code printed."""
+    grader's full message, its weight (0: a self-check that carries no points), its
+    seconds and what the student's code printed."""
     doc = result.doc
     status = results.run_status(doc)
     return {
@@ -374,7 +375,8 @@ def report_doc(result: GradeResult) -> dict[str, Any]:
         "worker": result.worker,
         "timings": (doc.get("extra_data") or {}).get("timings"),
         "tests": [{"nodeid": o.nodeid, "question": o.question, "kind": o.kind, "name": o.name,
-                   "passed": o.passed, "fraction": o.fraction, "failure_kind": o.failure_kind,
+                   "passed": o.passed, "fraction": o.fraction, "weight": o.weight,
+                   "failure_kind": o.failure_kind,
                    "message": o.message, "duration": o.duration, "seconds": o.timings(),
                    "student_output": (o.report.output if o.report else "")[-2000:]}
                   for o in result.outcomes]}

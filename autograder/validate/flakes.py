@@ -8,7 +8,8 @@ two per core) and, with ``hog=True``, a busy process per core beside them.  Each
 own ``python -m autograder grade`` process, as in :mod:`.run`.
 
 Reports, per test and per question: test-runs, failures (every one is a flake: the code is
-correct), the distinct failure messages, and the slowest run against the question's
+correct; except a zero-point self-check that an accepted alternative fails, which is what the
+alternative is allowed to do and is listed apart), the distinct failure messages, and the slowest run against the question's
 ``test_timeout_s``; a test whose slowest run uses more than :data:`SLOW_FRACTION` of its limit
 is flagged.  A test's time is pytest's wall time for it (setup, call, teardown: trusted side
 included), an upper bound of what its limit counts.  Exit status 1 when any test failed or a
@@ -44,6 +45,10 @@ class TestStats:
     runs: int = 0
     failures: int = 0
     messages: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: failures of this test in an alternative's grading while it carries no points (weight
+    #: 0: a self-check of given code, ASSIGNMENT.md "Given code inside student files"): what
+    #: the alternative is allowed to do, so not a flake; the reference must still pass it
+    zero_point: int = 0
     slowest_s: float = 0.0
     slowest_in: str = ""
 
@@ -180,7 +185,11 @@ def _grade_all(jobs_list: list[tuple[Target, int]], stats: dict[str, TestStats],
                 s = stats.setdefault(r["nodeid"], TestStats(r["question"], r["nodeid"],
                                                             limit.get(r["question"], 0.0)))
                 s.runs += 1
-                if not r["passed"]:
+                if not r["passed"] and t.variant is not None and not r.get("weight", 1.0):
+                    # a self-check of given code (or of one accepted choice, e.g. the golden of
+                    # one initialisation) that an accepted alternative fails by design
+                    s.zero_point += 1
+                elif not r["passed"]:
                     s.failures += 1
                     msg = r["message"].strip().splitlines()[0][:200] if r["message"].strip() else r["failure_kind"]
                     s.messages[msg] = s.messages.get(msg, 0) + 1
@@ -229,16 +238,21 @@ def _report(stats: dict[str, TestStats], problems: list[str], *, n: int, grading
             msgs = "; ".join(f"{m} (x{c})" for m, c in list(s.messages.items())[:3])
             lines.append(f"| {s.nodeid} | {s.runs} | {s.failures} | {s.slowest_s:.2f} s / "
                          f"{s.limit_s:g} s ({s.slowest_in}) | {msgs} |")
+    allowed = [s for s in stats.values() if s.zero_point]
+    if allowed:
+        lines += ["", "## zero-point checks that accepted alternatives fail by design (not flakes)", "",
+                  "| test | runs | failed by alternatives |", "|---|---|---|"]
+        lines += [f"| {s.nodeid} | {s.runs} | {s.zero_point} |" for s in sorted(allowed, key=lambda s: s.nodeid)]
     if problems:
         lines += ["", "## gradings that did not finish", ""] + [f"- {p}" for p in problems]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "flakes.md").write_text("\n".join(lines) + "\n", "utf-8")
     with (out_dir / "flakes.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["question", "test", "runs", "failures", "slowest_s", "limit_s", "slowest_in",
-                    "messages"])
+        w.writerow(["question", "test", "runs", "failures", "zero_point_by_alternatives",
+                    "slowest_s", "limit_s", "slowest_in", "messages"])
         for s in sorted(stats.values(), key=lambda s: s.nodeid):
-            w.writerow([s.question, s.nodeid, s.runs, s.failures, f"{s.slowest_s:.3f}",
+            w.writerow([s.question, s.nodeid, s.runs, s.failures, s.zero_point, f"{s.slowest_s:.3f}",
                         f"{s.limit_s:g}", s.slowest_in, " | ".join(s.messages)])
     print("\n".join(lines))
     print(f"reports: {out_dir / 'flakes.md'}, {out_dir / 'flakes.csv'}")

@@ -126,3 +126,27 @@ def test_flake_report_fails_a_question_short_of_min_runs(tmp_path):
     del stats["b::ok"]
     assert flakes._report(stats, [], n=1, gradings=5, jobs=4, hog=False, elapsed=1.0,
                           out_dir=tmp_path, seeds={"Q1": 5}, min_runs=2000) == 0
+
+
+def test_zero_point_checks_failed_by_alternatives_are_listed_not_counted(tmp_path, monkeypatch):
+    """An alternative that fails a weight-0 self-check (e.g. Xavier initialisation against the
+    golden of weight_scale * randn) is accepted by design; the same failure of the reference, or
+    of a test with points, is a flake."""
+    variant = catalogue.load(KIT / "mutants").by_id("N8")
+    tests = [{"nodeid": "t::golden", "question": "Q4", "passed": False, "weight": 0.0,
+              "message": "initial loss: relative error 0.016", "failure_kind": "assertion", "duration": 0.1},
+             {"nodeid": "t::scored", "question": "Q4", "passed": True, "weight": 1.0,
+              "message": "", "failure_kind": "", "duration": 0.1}]
+    monkeypatch.setattr(flakes, "_grade_dir", lambda *a, **k: run.Graded("x", "x", None, {}, tests, 1.0))
+    stats, problems = {}, []
+    alt = flakes.Target("N8", tmp_path, variant, ("Q4",), tmp_path / "a.toml")
+    ref = flakes.Target("reference", tmp_path, None, ("Q4",), tmp_path / "a.toml")
+    flakes._grade_all([(alt, 1)], stats, problems, {"Q4": 10.0}, 1, 60.0, 0.0)
+    assert stats["t::golden"].failures == 0 and stats["t::golden"].zero_point == 1
+    assert flakes._report(stats, problems, n=1, gradings=1, jobs=1, hog=False, elapsed=1.0,
+                          out_dir=tmp_path) == 0
+    assert "by design" in (tmp_path / "flakes.md").read_text()
+    flakes._grade_all([(ref, 1)], stats, problems, {"Q4": 10.0}, 1, 60.0, 0.0)
+    assert stats["t::golden"].failures == 1
+    assert flakes._report(stats, problems, n=1, gradings=2, jobs=1, hog=False, elapsed=1.0,
+                          out_dir=tmp_path) == 1
