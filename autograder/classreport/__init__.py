@@ -13,9 +13,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from .render import write_report
-
 __all__ = ["write_report", "add_parser"]
+
+
+def __getattr__(name: str) -> Any:
+    """``write_report`` imported on first use: the command line registers the ``report`` verb
+    for every verb, and ``grade`` must not pay for Jinja2 and the charts (PEP 562)."""
+    if name == "write_report":
+        from .render import write_report
+        return write_report
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -36,6 +43,7 @@ def main(args: argparse.Namespace) -> int:
     import time
 
     from .. import config
+    from .render import write_report
     batch = Path(args.batch_dir)
     if not (batch / "records").is_dir():
         print(f"report: {batch} has no records/ folder; pass the --out folder of a batch "
