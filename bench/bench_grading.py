@@ -1,6 +1,6 @@
 """Grading speed: the sandbox's cost, the worker's start, one submission, the whole assignment.
 
-    .venv/bin/python bench/bench_grading.py [--repeat N] [--pairs N] [--only a b c d]
+    .venv/bin/python bench/bench_grading.py [--repeat N] [--pairs N] [--only a b c d e] [--cycles N]
 
 Four figures, all on the reference solution (full marks: every check runs to its end), all
 measured in this one run so their ratios hold on any machine:
@@ -40,6 +40,10 @@ measured in this one run so their ratios hold on any machine:
     The first run creates ``bench/.otter-venv`` (pip from PyPI, a few minutes); later runs
     reuse it.  (Until this figure ran otter in the same run, it divided the kit's in-process
     grading time of Q1-Q5 by otter's 3.37 s taken on another day.)
+(e) ``per_test_floor_ms``: the smallest test through the sandbox (a session forked from a NumPy
+    worker of the reference, one ``relu_forward`` call on a 4x5 array, the session closed, as
+    the grader's LazySession does it), median over ``--cycles`` tests after 10 warm-ups.
+    Goal <= 5 ms.
 (d) ``whole_assignment_s``: the whole assignment (Q1-Q14, public + hidden, both saved models
     scored on the private split) for one submission.  Goal <= 60 s on 2 cores.
 
@@ -132,6 +136,39 @@ def _worker_start(repeat: int) -> list[float]:
             w.start()
             times.append(time.perf_counter() - t0)
             w.close()
+    return times
+
+
+def _per_test_floor(cycles: int) -> list[float]:
+    """Seconds of the smallest test through the sandbox, as the grader runs one: a session on
+    a NumPy worker of the reference (fork a fresh child), one call of ``relu_forward`` on a
+    4x5 array with its reply, the session closed (the child ended, strays swept), through
+    :class:`~autograder.grading.backend.LazySession` like every graded test.  The worker's
+    start is not counted."""
+    import numpy as np
+
+    from autograder.config import Limits
+    from autograder.grading.backend import LazySession
+    from autograder.grading.budget import TimeBudget
+    from autograder.sandbox.client import Worker
+    from autograder.sandbox.remote import RemoteStudent
+    from autograder import config
+    limits = Limits.merged({})
+    budget = TimeBudget(config.load())
+    w = Worker(ROOT / "reference", limits=limits, hide=[ROOT / "hidden_tests"])
+    w.start()
+    x = np.ones((4, 5))
+    times = []
+    try:
+        for i in range(cycles + 10):                  # the first 10: warm-up, not counted
+            t0 = time.perf_counter()
+            lazy = LazySession(w, limits, f"floor-{i}", budget.allowance("Q1", limits.test_timeout_s), "")
+            RemoteStudent(lazy).layers.relu_forward(x)  # type: ignore[arg-type]
+            lazy.close()
+            if i >= 10:
+                times.append(time.perf_counter() - t0)
+    finally:
+        w.close()
     return times
 
 
@@ -233,14 +270,15 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="repetitions of each timing (median)")
     ap.add_argument("--pairs", type=int, default=5, help="alternated kit/otter pairs of (c) (>= 5)")
-    ap.add_argument("--only", nargs="+", choices=["a", "b", "c", "d"], default=["a", "b", "c", "d"],
+    ap.add_argument("--cycles", type=int, default=200, help="tests timed for (e)")
+    ap.add_argument("--only", nargs="+", choices=["a", "b", "c", "d", "e"], default=["a", "b", "c", "d", "e"],
                     help="figures to run; the others keep their values in grading.json")
     args = ap.parse_args()
     if args.pairs < 5:
         ap.error("--pairs must be at least 5")
     med = statistics.median
     out = ROOT / "bench" / "results" / "grading.json"
-    result = json.loads(out.read_text()) if out.exists() and set(args.only) != set("abcd") else {}
+    result = json.loads(out.read_text()) if out.exists() and set(args.only) != set("abcde") else {}
     result.pop("c_seed000_submission", None)      # the old (c), against a number of another day
     result["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
                          "load_1min": os.getloadavg()[0], "figures_of_this_run": args.only}
@@ -260,6 +298,11 @@ def main() -> int:
                                       "all": [round(t, 3) for t in starts], "goal": "<= 0.5"}
     if "c" in args.only:
         result["c_vs_otter"] = figure_c(args.pairs, log=lambda m: print(m, flush=True))
+    if "e" in args.only:
+        floor = sorted(_per_test_floor(args.cycles))
+        result["e_per_test_floor_ms"] = {
+            "median": round(med(floor) * 1e3, 2), "p10": round(floor[len(floor) // 10] * 1e3, 2),
+            "p90": round(floor[len(floor) * 9 // 10] * 1e3, 2), "cycles": len(floor), "goal": "<= 5"}
     if "d" in args.only:
         whole = _child("grade-models", ["all"])
         result["d_whole_assignment"] = {"seconds": round(whole["seconds"], 3),
