@@ -90,7 +90,10 @@ COPY source /autograder/source
 # cannot be read by the worker uid.  Only the public data split is world-readable (the worker
 # loads it), reached through traverse-only (0711) folders that cannot be listed.
 # The rule lives in lock_secrets.sh (autograder/build_assets/), which Gradescope's setup.sh runs too.
-RUN install -m 0755 /autograder/source/run_autograder /autograder/run_autograder \
+# The tests and the reference compiled to bytecode before they are locked (the kit itself was
+# compiled by pip): a grading does not compile them again (~0.1 s each).
+RUN /opt/venv/bin/python -m compileall -q /autograder/source > /dev/null \
+ && install -m 0755 /autograder/source/run_autograder /autograder/run_autograder \
  && mkdir -p /autograder/submission /autograder/results \
  && sh /autograder/source/lock_secrets.sh /autograder \
  && AUTOGRADER_KIT_ROOT=/autograder/source /opt/venv/bin/python -m autograder check-config >/dev/null
