@@ -20,11 +20,11 @@ measured in this one run so their ratios hold on any machine:
     ``otter run -a autograder.zip submission.py`` on the reference's layers.py + classifiers.py
     as one script, in a bench-only virtualenv (``bench/otter_peer.py``).  Kit side: one
     ``python -m autograder --assignment A grade --fixed-seed --out results.json SUB`` with
-    ``include = ["Q1", "Q2", "Q3"]`` (public + hidden: 49 checks, through the sandbox).  Both
+    ``include = ["Q1", "Q2", "Q3"]`` (public + hidden: 52 checks now, counted in each run; through the sandbox).  Both
     sides are whole processes timed from spawn to exit, run ALTERNATELY (kit-otter, then
     otter-kit, ... : ABBA) for ``--pairs`` pairs after two untimed warm-ups each.  The kit's
-    grade runs 49 checks, not 30, so the figure is NORMALISED per 30 checks
-    (``kit_s * 30 / 49``), as this figure always was; the un-normalised ratio (kit's 49 checks
+    grade runs 52 checks, not 30, so the figure is NORMALISED per 30 checks
+    (``kit_s * 30 / checks``), as this figure always was; the un-normalised ratio (kit's 52 checks
     against otter's 30, which charges the kit for 19 more checks) is reported beside it.
     Wall time only (see ``otter_peer.timed_run`` for why not CPU seconds): on a loaded
     machine the per-pair ratios spread, and the ratio of medians is the figure.
