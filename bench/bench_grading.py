@@ -25,7 +25,7 @@ measured in this one run so their ratios hold on any machine:
     otter-kit, ... : ABBA) for ``--pairs`` pairs after two untimed warm-ups each.  The kit's
     grade runs 52 checks, not 30, so the figure is NORMALISED per 30 checks
     (``kit_s * 30 / checks``), as this figure always was; the un-normalised ratio (kit's 52 checks
-    against otter's 30, which charges the kit for 19 more checks) is reported beside it.
+    against otter's 30, which charges the kit for 22 more checks) is reported beside it.
     Wall time only (see ``otter_peer.timed_run`` for why not CPU seconds): on a loaded
     machine the per-pair ratios spread, and the ratio of medians is the figure.
     Before timing, otter must score 30/30 on the reference and fewer on a broken copy
