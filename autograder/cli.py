@@ -16,10 +16,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from . import paths
 from .sandbox.launcher import STRATEGIES
+
+
+def _heavy(cfg: Any) -> set[str]:
+    """The questions whose tests fork from a zygote that preloads torch (from the reference)."""
+    from .grading.preloads import heavy_questions, preload_by_question
+    return heavy_questions(preload_by_question(cfg, paths.reference_dir(paths.kit_root())))
 
 
 def _cmd_template(args: argparse.Namespace) -> int:
@@ -69,7 +75,8 @@ def _cmd_check_config(args: argparse.Namespace) -> int:
               f"  [tests: {cfg.question_budget_s(q.id):g} s]")
     print("Tests run question by question in this order (questions calling others' functions "
           "last, so a hanging function uses up the time budget only after the questions that do "
-          "not call it are graded): " + " ".join(cfg.run_order()))
+          "not call it are graded; those that preload torch after the others of their rank): "
+          + " ".join(cfg.run_order(later=_heavy(cfg))))
     print(f"Grading one submission takes at most {cfg.time_bound_s():g} s (tests "
           f"{cfg.tests_timeout_s:g} s at most, saved models, start-up); Gradescope's autograder "
           f"timeout must be above it.")

@@ -20,7 +20,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Collection
 
 import jsonschema
 
@@ -133,16 +133,18 @@ class Assignment:
             closure[qid] = seen - {qid}
         return closure
 
-    def run_order(self) -> list[str]:
+    def run_order(self, later: Collection[str] = ()) -> list[str]:
         """The order in which the questions' tests run when grading: questions that call no
-        other question's functions first, then by how many questions they depend on (ties in
-        the file's order).  A function that hangs costs its own question's budget early and
-        its callers' budgets last, so the questions that do not call it are graded before
-        its callers can use up the submission's time budget (``tests_timeout_s``).  Hidden
-        cases are seeded per test, not by position: the order changes no case."""
+        other question's functions first, then by how many questions they depend on; among
+        equals the questions in ``later`` (those whose tests fork from a zygote that preloads
+        a library such as torch, started in the background: it has the others' time to come
+        up), then the file's order.  A function that hangs costs its own question's budget
+        early and its callers' budgets last, so the questions that do not call it are graded
+        before its callers can use up the submission's time budget (``tests_timeout_s``).
+        Hidden cases are seeded per test, not by position: the order changes no case."""
         deps = self.dependencies()
         index = {q.id: i for i, q in enumerate(self.questions)}
-        return sorted(index, key=lambda qid: (len(deps[qid]), index[qid]))
+        return sorted(index, key=lambda qid: (len(deps[qid]), qid in later, index[qid]))
 
     def question(self, qid: str) -> Question:
         for q in self.questions:

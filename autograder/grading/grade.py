@@ -27,7 +27,7 @@ from ..sandbox import devices
 from ..sandbox.client import SandboxFailure, Worker
 from ..sandbox.zygotes import Zygotes
 from . import intake, results, stopped, timings
-from .preloads import preload_by_question, with_companions
+from .preloads import heavy_questions, preload_by_question, with_companions
 from .results import QuestionScore, build_results
 from .backend import SandboxBackend
 from .collector import Collector, Outcome
@@ -255,13 +255,13 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                           hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
                           env={"DLKIT_DATASET": assignment.dataset,
                                "DLKIT_DATA_DIR": str(layout.data_root)}, gpus=gpus)
-        worker = Zygotes(lambda preload: make_worker(preload=preload), with_companions(
-            preload_by_question(assignment, layout.reference or staged.root), assignment,
-            staged.root))
+        preloads = with_companions(preload_by_question(assignment, layout.reference or staged.root),
+                                   assignment, staged.root)
+        worker = Zygotes(lambda preload: make_worker(preload=preload), preloads)
         seed = seed_material or ("fixed" if fixed_seed else f"{assignment.salt}:{staged.digest}")
         collector = Collector({q.id for q in assignment.questions},
                               layout.public_tests or workdir, layout.hidden_tests or workdir / "none",
-                              run_order=assignment.run_order())
+                              run_order=assignment.run_order(later=heavy_questions(preloads)))
         test_paths = [p for p, want in ((layout.public_tests, public), (layout.hidden_tests, hidden))
                       if want and p is not None and p.is_dir()]
         try:

@@ -29,6 +29,13 @@ def preload_by_question(assignment: Assignment, code_root: Path) -> dict[str, li
     return found
 
 
+def heavy_questions(preloads: dict[str, list[str]]) -> set[str]:
+    """The questions whose zygote preloads something (started in the background while the
+    others' tests run): :meth:`~autograder.config.Assignment.run_order` runs them after the
+    questions of their rank that preload nothing, so their first test does not wait for it."""
+    return {q for q, mods in preloads.items() if mods}
+
+
 #: What a preloaded library imports lazily on first use, with the pattern of the code that
 #: uses it: torch's first optimiser step imports torch._dynamo (sympy, mpmath: ~900 modules,
 #: about 1 s quiet and 8 s under load) in every test's child.  Preloaded only where the

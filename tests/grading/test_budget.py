@@ -14,6 +14,7 @@ from autograder import config, paths
 from autograder.grading import grade as grading
 from autograder.grading import results
 from autograder.grading.budget import MIN_START_S, TimeBudget
+from autograder.grading.preloads import heavy_questions, preload_by_question
 
 KIT = paths.kit_root()
 ASSIGNMENT = config.load()
@@ -138,6 +139,21 @@ def test_run_order_puts_questions_that_call_others_last():
     for a, b in zip(order, order[1:]):
         assert len(deps[a]) <= len(deps[b])
     assert order.index("Q12") < order.index("Q14") < order.index("Q4") < order.index("Q5")
+
+
+def test_questions_that_preload_torch_run_after_the_others_of_their_rank():
+    """Q6 and Q9 fork from the torch zygote, which starts in the background: they run after
+    the NumPy questions that call no other question, never before a question of a lower rank."""
+    deps = ASSIGNMENT.dependencies()
+    heavy = heavy_questions(preload_by_question(ASSIGNMENT, paths.reference_dir(KIT)))
+    assert heavy == {"Q6", "Q9"}
+    order = ASSIGNMENT.run_order(later=heavy)
+    assert sorted(order) == sorted(ASSIGNMENT.ids)
+    leaves = [q for q in order if not deps[q]]
+    assert leaves == [q for q in ASSIGNMENT.ids if not deps[q] and q not in heavy] + ["Q6", "Q9"]
+    for a, b in zip(order, order[1:]):
+        assert len(deps[a]) <= len(deps[b])
+    assert ASSIGNMENT.run_order(later=()) == ASSIGNMENT.run_order()
 
 
 def test_a_hanging_function_uses_up_the_budget_only_after_unrelated_questions_ran(tmp_path, monkeypatch):
