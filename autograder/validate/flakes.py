@@ -26,6 +26,7 @@ import os
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 from .. import config, paths, refmodels
 from . import catalogue
@@ -131,8 +132,7 @@ def audit(assignment_path: Path | None = None, *, n: int, only: list[str] | None
         seeds = {q: n for q in questions}
         if min_runs:
             seeds = seeds_needed(stats, questions, n, min_runs)
-            more = [(t, k) for t in targets
-                    for k in range(n + 1, max(seeds.get(q, n) for q in t.include) + 1)]
+            more = extra_gradings(targets, seeds, n, subset_file)
             gradings += _grade_all(more, stats, problems, limit, jobs, timeout, t0)
     finally:
         stop.set()
@@ -166,6 +166,21 @@ def seeds_needed(stats: dict[str, TestStats], questions: list[str], n: int, min_
         if s.question in runs:
             runs[s.question] += s.runs
     return {q: max(n, math.ceil(min_runs * n / runs[q])) if runs[q] else n for q in questions}
+
+
+def extra_gradings(targets: list[Target], seeds: dict[str, int], n: int,
+                   subset_file: "Callable[[tuple[str, ...]], Path]") -> list[tuple[Target, int]]:
+    """(target, seed k) for every seed past ``n`` that one of the target's questions needs
+    (:func:`seeds_needed`).  Seed k grades a target only on its questions that still need
+    seed k: an alternative of Q3 (26 seeds) that Q4, Q5 and Q14 also see (4 or 5 seeds) is
+    graded on Q3 alone after those."""
+    out = []
+    for t in targets:
+        for k in range(n + 1, max(seeds.get(q, n) for q in t.include) + 1):
+            include = tuple(q for q in t.include if seeds.get(q, n) >= k)
+            out.append((t if include == t.include else
+                        dataclasses.replace(t, include=include, assignment_file=subset_file(include)), k))
+    return out
 
 
 def _grade_all(jobs_list: list[tuple[Target, int]], stats: dict[str, TestStats], problems: list[str],

@@ -150,3 +150,20 @@ def test_zero_point_checks_failed_by_alternatives_are_listed_not_counted(tmp_pat
     assert stats["t::golden"].failures == 1
     assert flakes._report(stats, problems, n=1, gradings=2, jobs=1, hog=False, elapsed=1.0,
                           out_dir=tmp_path) == 1
+
+
+def test_extra_seeds_grade_a_target_only_on_the_questions_that_need_them(tmp_path):
+    """An alternative seen by Q3 (26 seeds) and Q4 (4): seeds 2-4 grade both, 5-26 Q3 alone;
+    the reference on Q4 alone stops at 4; nothing past what a question needs."""
+    files = {}
+
+    def subset_file(include):
+        return files.setdefault(include, tmp_path / f"{'-'.join(include)}.toml")
+    alt = flakes.Target("GUARD3", tmp_path, None, ("Q3", "Q4"), tmp_path / "a.toml")
+    ref4 = flakes.Target("reference", tmp_path, None, ("Q4",), tmp_path / "r.toml")
+    plan = flakes.extra_gradings([alt, ref4], {"Q3": 26, "Q4": 4}, 1, subset_file)
+    alt_plan = [(t.include, k) for t, k in plan if t.label == "GUARD3"]
+    assert alt_plan == [(("Q3", "Q4"), k) for k in (2, 3, 4)] + [(("Q3",), k) for k in range(5, 27)]
+    assert all(t.assignment_file == tmp_path / "Q3.toml" for t, k in plan if t.include == ("Q3",))
+    assert [k for t, k in plan if t.label == "reference"] == [2, 3, 4]
+    assert flakes.extra_gradings([alt], {"Q3": 1, "Q4": 1}, 1, subset_file) == []
