@@ -185,7 +185,10 @@ def test_default_float32_model_matches_to_float32_tolerance(student, ref, case_r
     set_score(0.5)
     loss, grads = _loss_and_grads(model.loss(X32.copy(), y.copy()))
     expected_loss, expected = reference.loss(X32.astype(np.float64), y)
-    assert_scalar_close("loss (float32 model)", loss, float(expected_loss), 1e-5)
+    # float32 accuracy, and what an epsilon of at most 1e-10 inside the log moves (the flake
+    # audit saw 3.9e-5 for a guarded softmax on a true-class probability of the order 1e-6)
+    tol = scores_guard_tol(reference.loss(X32.astype(np.float64)), y, 1e-5)
+    assert_scalar_close("loss (float32 model)", loss, float(expected_loss), tol)
     set_score(1.0)
     for name in PARAM_NAMES:
         assert_close_floored(f"grads['{name}'] (float32 model)", grads[name], expected[name],
