@@ -14,7 +14,8 @@ from gradescope_utils.autograder_utils.decorators import partial_credit, weight
 
 from autograder.testkit import (CheckFailed, PartialCredit, assert_close, assert_close_floored,
                                 assert_close_to_numerical, assert_scalar_close, assert_shape,
-                                assert_unchanged, numerical_gradient, scores_guard_tol)
+                                assert_unchanged, numerical_gradient, scores_guard_tol,
+                                softmax_guard_gradient_slack, softmax_with_denominator_guard)
 
 pytestmark = pytest.mark.question("Q14")
 
@@ -113,7 +114,7 @@ def test_loss_with_regularisation_and_nonzero_biases(student, ref, case_rng, fil
 
 @partial_credit(2)
 @pytest.mark.parametrize("reg", [0.0, 0.3])
-def test_gradients_match_reference_and_numerical_gradients(student, ref, case_rng, reg,
+def test_gradients_match_reference_and_numerical_gradients(student, ref, case_rng, reg, monkeypatch,
                                                            set_score=None):
     """loss(X, y): grads has exactly the keys of params, each of its shape, matching the gradient."""
     config, params, X, y = _case(ref, case_rng, int(case_rng.choice([3, 5])), reg=reg)
@@ -121,6 +122,14 @@ def test_gradients_match_reference_and_numerical_gradients(student, ref, case_rn
     credit = PartialCredit(set_score)
     _, grads = _loss_and_grads(model.loss(X.copy(), y.copy()))
     _, expected = reference.loss(X, y)
+    # an epsilon of at most 1e-10 in the softmax's denominator is accepted (ASSIGNMENT.md
+    # "Numerical guards"): what it moves, computed exactly through the reference network
+    # (the flake audit saw 4.5e-7 against 1e-7 on one entry of grads['W2'])
+    classifiers = ref.attr("convnet.classifiers")
+    with monkeypatch.context() as patch:
+        patch.setattr(classifiers, "softmax", softmax_with_denominator_guard(classifiers.softmax))
+        _, guarded = reference.loss(X, y)
+    slack = softmax_guard_gradient_slack(expected, guarded)
     ref_params = reference.params      # the very arrays centred differences perturb
 
     def loss_at(_):
@@ -132,7 +141,8 @@ def test_gradients_match_reference_and_numerical_gradients(student, ref, case_rn
                                  f"the shape of params['{name}']")
             # entries below 1e-5 of the largest are compared absolutely: summation order alone
             # left 1.6e-7 on an entry just above 1e-6 of it (1 run in 450 of the flake audit)
-            err = assert_close_floored(f"grads['{name}']", value, expected[name], TOL_GRAD, 1e-5)
+            err = assert_close_floored(f"grads['{name}']", value, expected[name], TOL_GRAD, 1e-5,
+                                       slack=slack[name])
             numeric = numerical_gradient(loss_at, ref_params[name])
             assert_close_to_numerical(f"grads['{name}'] (vs centred differences)", value,
                                       numeric, TOL_NUM)

@@ -32,7 +32,8 @@ from .gradients import (DIRECTIONAL_MARGIN, assert_param_gradients, numerical_gr
                         numerical_param_gradients, trusted_function)
 from .guards import (CLIP_BUG, GUARD, assert_loss_within_guard, clip_bug_error, guard_tol,
                      log_guard_tol, logistic_guard_tol, logistic_log_p_true,
-                     scores_guard_gradient, scores_guard_tol, softmax_guard_slack)
+                     scores_guard_gradient, scores_guard_tol, softmax_guard_gradient_slack,
+                     softmax_guard_slack, softmax_with_denominator_guard)
 from .helpers import PartialCredit, check, seed_from, self_check
 
 __all__ = [
@@ -44,5 +45,5 @@ __all__ = [
     "log_guard_tol", "scores_guard_tol", "clip_bug_error", "assert_array", "NUMERICAL_FLOOR",
     "DIRECTIONAL_MARGIN", "check", "seed_from", "PartialCredit", "self_check",
     "softmax_guard_slack", "scores_guard_gradient", "logistic_log_p_true", "logistic_guard_tol",
-    "assert_loss_within_guard",
+    "assert_loss_within_guard", "softmax_with_denominator_guard", "softmax_guard_gradient_slack",
 ]

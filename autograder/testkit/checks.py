@@ -150,7 +150,7 @@ def assert_close_to_scale(name: str, actual: Any, expected: Any, tol: float,
 
 
 def assert_close_floored(name: str, actual: Any, expected: Any, tol: float, floor: float,
-                         what: str = "the shape of the parameter") -> float:
+                         what: str = "the shape of the parameter", slack: Any = None) -> float:
     """Assert ``actual`` matches ``expected`` (trusted) to ``tol``, where entries smaller than
     ``floor`` times the largest ``|expected|`` are compared absolutely.
 
@@ -158,13 +158,17 @@ def assert_close_floored(name: str, actual: Any, expected: Any, tol: float, floo
     the others is not a bug.  The denominator of the relative error is at least
     ``floor * max|expected|`` (``1e-8`` when ``expected`` is all zeros): entries below that size
     are compared to ``tol * floor * max|expected|``, the others as in :func:`assert_close`.
-    Shapes first (``what`` says which shape is expected).  Returns the relative error.
+    Shapes first (``what`` says which shape is expected).  ``slack``: an absolute allowance
+    per entry, as in :func:`assert_close` (e.g. :func:`softmax_guard_gradient_slack`).
+    Returns the relative error.
     """
     expected = np.asarray(expected, dtype=np.float64)
     actual = assert_shape(name, actual, expected.shape, what)
     big = float(np.max(np.abs(expected))) if expected.size else 0.0
     scale = 1.0 if big == 0.0 else 1e-8 / (floor * big)
-    return assert_close(name, actual * scale, expected * scale, tol)
+    if slack is not None:
+        slack = np.asarray(slack, dtype=np.float64) * scale
+    return assert_close(name, actual * scale, expected * scale, tol, slack=slack)
 
 
 def _assert_close(name: str, actual: Any, expected: Any, tol: float, what: str,

@@ -40,6 +40,33 @@ def softmax_guard_slack(n: int) -> float:
     return 2.0 * GUARD / max(int(n), 1)
 
 
+def softmax_with_denominator_guard(softmax: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """The trusted softmax loss ``softmax(scores, y) -> (loss, dscores)`` (mean cross-entropy,
+    ``dscores = (p - onehot) / N``) as if :data:`GUARD` were added to its denominator: the same
+    loss, and ``dscores`` moved exactly as ``p = e / (S + GUARD)`` moves them (``S`` the row's sum
+    of ``exp`` after the max shift: ``p`` shrinks by ``p * GUARD / (S + GUARD)``).  A gradient is
+    linear in ``dscores``, so a reference network's gradient computed through this minus the
+    plain one is what the largest accepted denominator guard changes in it, entry by entry
+    (:func:`softmax_guard_gradient_slack`).  A guard inside the log moves no analytic gradient."""
+    def guarded(scores: Any, y: Any) -> Any:
+        loss, dscores = softmax(scores, y)
+        s = np.asarray(scores, dtype=np.float64)
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        total = e.sum(axis=1, keepdims=True)
+        shift = (e / total) * (GUARD / (total + GUARD)) / s.shape[0]
+        return loss, np.asarray(dscores, dtype=np.float64) - shift
+    return guarded
+
+
+def softmax_guard_gradient_slack(plain: dict[str, Any], guarded: dict[str, Any]) -> dict[str, np.ndarray]:
+    """Per parameter, the absolute allowance for a gradient compared with the reference's
+    ``plain`` one: twice what the largest accepted denominator guard moves each entry
+    (``guarded``: the same gradient through :func:`softmax_with_denominator_guard`), a margin
+    of 2.  Pass each as ``slack`` to :func:`assert_close_floored`."""
+    return {k: 2.0 * np.abs(np.asarray(guarded[k], dtype=np.float64) - np.asarray(plain[k], dtype=np.float64))
+            for k in plain}
+
+
 def log_guard_tol(p_true: Any, base: float = 1e-12) -> float:
     """Relative tolerance for a cross-entropy ``-sum(log p)`` (or its mean) over the true-class
     probabilities ``p_true`` that accepts every guard up to :data:`GUARD`.
