@@ -49,6 +49,32 @@ def test_guard_tol_accepts_a_denominator_epsilon():
     assert testkit.rel_error(exact, guarded) <= testkit.guard_tol(1e-12) / 1.99   # margin 2
 
 
+def test_softmax_with_denominator_guard_moves_dscores_as_the_guard_does():
+    """Through the helper, a plain softmax's dscores equal those of a softmax written with
+    GUARD in its denominator; the loss is the plain one; the slack is twice the difference."""
+    rng = np.random.default_rng(7)
+    scores, y = rng.normal(size=(5, 4)) * 20, rng.integers(0, 4, size=5)
+
+    def softmax(s, labels, eps=0.0):
+        e = np.exp(s - s.max(axis=1, keepdims=True))
+        p = e / (e.sum(axis=1, keepdims=True) + eps)
+        d = p.copy()
+        d[np.arange(len(labels)), labels] -= 1
+        return float(-np.mean(np.log(p[np.arange(len(labels)), labels]))), d / len(labels)
+    loss, d = testkit.softmax_with_denominator_guard(softmax)(scores, y)
+    exact_loss, exact_d = softmax(scores, y)
+    _, guarded_d = softmax(scores, y, testkit.GUARD)
+    assert loss == exact_loss
+    # the same move, to rounding (entries up to 0.2: ~3e-17) of a move up to 2e-12
+    assert np.allclose(d - exact_d, guarded_d - exact_d, rtol=1e-4, atol=1e-16)
+    assert np.max(np.abs(d - exact_d)) > 1e-13
+    slack = testkit.softmax_guard_gradient_slack({"d": exact_d}, {"d": d})["d"]
+    assert np.allclose(slack, 2 * np.abs(guarded_d - exact_d), rtol=1e-4, atol=1e-16)
+    testkit.assert_close_floored("d", guarded_d, exact_d, 1e-14, 1e-5, slack=slack)
+    with pytest.raises(testkit.CheckFailed):
+        testkit.assert_close_floored("d", guarded_d, exact_d, 1e-14, 1e-5)
+
+
 def test_assert_array_refuses_a_list_that_converts():
     with pytest.raises(testkit.CheckFailed, match="NumPy array"):
         testkit.assert_array("out", [[1.0, 2.0]], (1, 2))
