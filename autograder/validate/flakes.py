@@ -66,10 +66,12 @@ def _hog(stop: "multiprocessing.synchronize.Event") -> None:  # pragma: no cover
 
 
 def _alternatives(kit: Path, questions: set[str], only: list[str] | None) -> list[catalogue.Variant]:
-    variants = [v for v in catalogue.load(kit / "mutants").alternatives if v.question in questions]
+    """The alternatives to grade: those of ``questions``; with ``only``, those it names by id
+    (whatever their question: GUARD3-den-1e-10 belongs to Q3 and reaches Q14) or by question."""
+    variants = catalogue.load(kit / "mutants").alternatives
     if only:
-        variants = [v for v in variants if v.id in only or v.question in only]
-    return variants
+        return [v for v in variants if v.id in only or v.question in only]
+    return [v for v in variants if v.question in questions]
 
 
 def audit(assignment_path: Path | None = None, *, n: int, only: list[str] | None = None,

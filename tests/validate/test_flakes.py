@@ -193,3 +193,12 @@ def test_extra_seeds_grade_a_target_only_on_the_questions_that_need_them(tmp_pat
     assert all(t.assignment_file == tmp_path / "Q3.toml" for t, k in plan if t.include == ("Q3",))
     assert [k for t, k in plan if t.label == "reference"] == [2, 3, 4]
     assert flakes.extra_gradings([alt], {"Q3": 1, "Q4": 1}, 1, subset_file) == []
+
+
+def test_only_names_alternatives_of_other_questions_by_id():
+    """`--only Q14 GUARD3-den-1e-10`: Q14's own alternatives and GUARD3-den-1e-10 (a Q3
+    alternative that Q14's network calls), not the other Q3 alternatives."""
+    picked = {v.id for v in flakes._alternatives(KIT, {"Q14"}, ["Q14", "GUARD3-den-1e-10"])}
+    own = {v.id for v in catalogue.load(KIT / "mutants").alternatives if v.question == "Q14"}
+    assert picked == own | {"GUARD3-den-1e-10"}
+    assert {v.id for v in flakes._alternatives(KIT, {"Q14"}, None)} == own
