@@ -152,6 +152,10 @@ def test_flake_report_fails_a_question_short_of_min_runs(tmp_path):
     del stats["b::ok"]
     assert flakes._report(stats, [], n=1, gradings=5, jobs=4, hog=False, elapsed=1.0,
                           out_dir=tmp_path, seeds={"Q1": 5}, min_runs=2000) == 0
+    # a question outside the audit (an alternative named by id ran it once) is not held to R
+    stats["c::once"] = flakes.TestStats("Q3", "c::once", 10.0, runs=13)
+    assert flakes._report(stats, [], n=1, gradings=6, jobs=4, hog=False, elapsed=1.0,
+                          out_dir=tmp_path, seeds={"Q1": 5}, min_runs=2000) == 0
 
 
 def test_zero_point_checks_failed_by_alternatives_are_listed_not_counted(tmp_path, monkeypatch):
