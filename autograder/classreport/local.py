@@ -1,6 +1,6 @@
-"""A batch folder made from gradings run in this process (``make demo``): the same records,
-logs, gradebook, feedback and class report as ``batch`` writes, so the demo's report is the
-one an instructor gets.
+"""A batch folder made from gradings run in this process (e.g. by a test): the same records,
+logs, gradebook, feedback and class report as ``batch`` writes, without a ``run_autograder``
+process per submission (``make demo`` runs the real ``batch``).
 
     folder = LocalBatch(kit / "build" / "demo-batch")
     folder.add("softmax-bug", "softmax without the max shift", grade.grade(...))

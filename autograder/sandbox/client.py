@@ -51,7 +51,7 @@ _BYTECODE: dict[tuple[str, int, int], bytes] = {}
 
 def _copy_bytecode(src: Path, dest: Path) -> None:
     """Give the worker's copy ``dest`` of ``src`` its compiled bytecode, so no zygote compiles
-    the worker's modules again (~35 ms of every worker start).  The .pyc records the source's
+    the worker's modules again (13 ms of CPU of every worker start, measured).  The .pyc records the source's
     mtime and size, which ``copy2`` kept, so the worker's interpreter (the grader's own) accepts
     it and fixes its file names up to the copy; if anything is off it compiles the source, as
     before.  Compiled once per grader process, in a temporary folder (the kit may be

@@ -1,6 +1,6 @@
 """The class report in a real browser (headless Chromium, tests/kits/browserkit.py): a batch of
 real gradings of Q3 (the reference, two copies of the softmax-without-max-shift example and
-the blank template, graded in this process as ``make demo`` does), its ``index.html`` and a
+the blank template, graded in this process into a LocalBatch), its ``index.html`` and a
 student page open without console errors, the per-test table has one row per test, the known
 broken example's failure group has the right count, links resolve, and sorting and filtering
 work by clicking.  A failure keeps a screenshot in build/test-artifacts/."""
