@@ -186,12 +186,19 @@ def _top_level_names(path: Path) -> set[str]:
     return names
 
 
-def _function_problem(reference: Path, dotted: str, where: str) -> str | None:
+def _function_problem(reference: Path, dotted: str, where: str,
+                      names: dict[Path, set[str]] | None = None) -> str | None:
+    """Why ``dotted`` (``module.attr``) is not a top-level def, class or assignment of the
+    reference's ``src/module.py`` (None when it is); ``names`` caches each file's names."""
     module, _, attr = dotted.rpartition(".")
     module_file = reference / "src" / (module.replace(".", "/") + ".py")
     if not module_file.is_file():
         return f"{where}: {dotted!r}: no module src/{module.replace('.', '/')}.py in reference/"
-    if attr not in _top_level_names(module_file):
+    if names is None:
+        names = {}
+    if module_file not in names:
+        names[module_file] = _top_level_names(module_file)
+    if attr not in names[module_file]:
         return (f"{where}: {dotted!r}: src/{module.replace('.', '/')}.py in reference/ has no "
                 f"top-level def or class {attr!r}")
     return None
@@ -207,6 +214,7 @@ def _semantic_errors(data: dict[str, Any], reference: Path | None) -> list[str]:
     if reference is None or not reference.is_dir():
         return problems
     missing_modules: set[str] = set()
+    names: dict[Path, set[str]] = {}        # each module file parsed once
     for qid, q in questions.items():
         for i, rel in enumerate(q["files"]):
             if not (reference / rel).is_file():
@@ -216,7 +224,7 @@ def _semantic_errors(data: dict[str, Any], reference: Path | None) -> list[str]:
                 module = dotted.rpartition(".")[0]
                 if module in missing_modules:
                     continue
-                problem = _function_problem(reference, dotted, f"questions.{qid}.{key}.{i}")
+                problem = _function_problem(reference, dotted, f"questions.{qid}.{key}.{i}", names)
                 if problem and "no module" in problem:
                     missing_modules.add(module)
                 if problem:

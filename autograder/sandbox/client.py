@@ -20,6 +20,7 @@ top-level code hangs thus costs one test's time limit, not every test's that imp
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import shutil
@@ -31,7 +32,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ..config import Limits
 from . import devices, launcher
@@ -73,6 +74,18 @@ def _copy_bytecode(src: Path, dest: Path) -> None:
     target.parent.mkdir(exist_ok=True)
     target.write_bytes(code)
 WORKER_MODULE = "dlkit_worker"
+
+
+class PendingReply:
+    """The zygote's reply to a command sent without waiting for it (:meth:`Worker._await`)."""
+
+    __slots__ = ("value", "done", "error")
+
+    def __init__(self) -> None:
+        self.value: dict[str, Any] = {}
+        self.done = False
+        #: why the reply will never come (the control channel failed, the worker restarted)
+        self.error: str | None = None
 START_TIMEOUT_S = 60.0
 
 
@@ -83,7 +96,7 @@ class Worker:
                  hide: list[Path] | None = None, env: dict[str, str] | None = None,
                  preload: list[str] | None = None, probe_paths: list[Path] | None = None,
                  base_tmp: Path | None = None, strategy: str | None = None,
-                 gpus: devices.GpuSelection | None = None):
+                 gpus: devices.GpuSelection | None = None, prefork: bool = True):
         self.source_submission = Path(submission)
         self.limits = limits
         self.data_dirs = [Path(p) for p in (data_dirs or [])]
@@ -95,6 +108,8 @@ class Worker:
         #: GPU device nodes for this worker (the model-scoring worker only; None: no device
         #: nodes at all, the NumPy questions' workers)
         self.gpus = gpus
+        #: whether the zygote forks each test's child ahead of its test (``worker.main.Spare``)
+        self.prefork = prefork
         self._candidates = launcher.candidates(strategy)
         #: The isolation strategy: provisional (the strongest candidate) until :meth:`start`
         #: has brought a worker up with it.
@@ -117,6 +132,9 @@ class Worker:
         #: every command and request): lets tests prove what never crosses (e.g. labels).
         self.wire_tap: Any = None
         self._lock = threading.Lock()
+        #: the commands whose replies were not read yet, oldest first (a test's ``end`` and
+        #: ``fork`` are sent without waiting, see :meth:`_end` and :meth:`_fork`)
+        self._replies: collections.deque[PendingReply] = collections.deque()
         #: when :meth:`begin_start` launched a zygote that :meth:`start` has not waited for: the
         #: monotonic time of its launch
         self._launched_at: float | None = None
@@ -246,10 +264,11 @@ class Worker:
                                            f"({strategy.name}): {argv[0]}: {exc}") from None
         child.close()
         self.ctrl = parent
+        self._replies.clear()
         config = {"submission": str(submission), "package": "src",
                   "sys_path": [str(submission), str(submission / "src")],
                   "sweep": strategy.sweep, "preload": self.preload,
-                  "probe": self.probe_paths, "env": {}}
+                  "probe": self.probe_paths, "env": {}, "prefork": self.prefork}
         parent.settimeout(START_TIMEOUT_S)
         if self.wire_tap is not None:
             self.wire_tap(json.dumps(config).encode())
@@ -327,6 +346,9 @@ class Worker:
         return err
 
     def close(self) -> None:
+        for pending in self._replies:           # their sessions fail as the worker's failure
+            pending.done, pending.error = True, "the worker was restarted"
+        self._replies.clear()
         if self.ctrl is not None:
             try:
                 self.ctrl.settimeout(2)
@@ -362,7 +384,11 @@ class Worker:
         with self._lock:
             return self._command_locked(doc, fds, timeout)
 
-    def _command_locked(self, doc: dict[str, Any], fds: list[int] | None, timeout: float) -> dict[str, Any]:
+    def _command_locked(self, doc: dict[str, Any], fds: list[int] | None, timeout: float,
+                        answer: bool = True) -> Any:
+        """Send one command; with ``answer`` wait for its reply (the replies of the commands
+        sent before it without waiting are read first, in order) and return it, else return
+        the :class:`PendingReply` that :meth:`_await` reads."""
         if self.ctrl is None:
             raise SandboxFailure("worker", "the worker is not running")
         self.ctrl.settimeout(timeout)
@@ -373,34 +399,96 @@ class Worker:
                 socket.send_fds(self.ctrl, [json.dumps(doc).encode()], fds)
             else:
                 self.ctrl.send(json.dumps(doc).encode())
-            data = self.ctrl.recv(1 << 16)
         except (socket.timeout, OSError) as exc:
-            self.needs_restart = True
-            raise SandboxFailure("worker", f"the worker stopped answering ({exc})") from None
-        if not data:
-            self.needs_restart = True
-            raise SandboxFailure("worker", "the worker exited unexpectedly")
-        return json.loads(data.decode())
+            self._lost(f"the worker stopped answering ({exc})")
+        pending = PendingReply()
+        self._replies.append(pending)
+        if answer:
+            self._read_until(pending)
+            return pending.value
+        return pending
+
+    def _read_until(self, pending: "PendingReply") -> None:
+        """Read the zygote's replies, in the order of their commands, up to ``pending``'s
+        (lock held)."""
+        while not pending.done:
+            try:
+                data = self.ctrl.recv(1 << 16) if self.ctrl is not None else b""
+            except (socket.timeout, OSError) as exc:
+                self._lost(f"the worker stopped answering ({exc})")
+            if not data:
+                self._lost("the worker exited unexpectedly")
+            try:
+                value = json.loads(data.decode())
+            except (UnicodeDecodeError, json.JSONDecodeError):
+                self._lost("the worker sent a malformed reply")
+            first = self._replies.popleft()
+            first.value, first.done = value if isinstance(value, dict) else {}, True
+
+    def _lost(self, message: str) -> NoReturn:
+        """The control channel failed: every reply still expected is lost (their sessions
+        fail as the worker's failure), and the worker restarts before the next test."""
+        self.needs_restart = True
+        for pending in self._replies:
+            pending.done, pending.error = True, message
+        self._replies.clear()
+        raise SandboxFailure("worker", message)
+
+    def _await(self, pending: "PendingReply", timeout: float = 30.0) -> dict[str, Any]:
+        """The reply of a command sent without waiting (reads it now if need be)."""
+        with self._lock:
+            if not pending.done and self.ctrl is not None:
+                self.ctrl.settimeout(timeout)
+                self._read_until(pending)
+        if pending.error is not None or not pending.done:
+            raise SandboxFailure("worker", pending.error or "the worker is not running")
+        return pending.value
+
+    def _settle(self) -> None:
+        """Read the replies of the commands sent without waiting (a zygote that died since
+        then is marked for a restart, so the next test does not fail for it)."""
+        with self._lock:
+            if self.ctrl is None or not self._replies:
+                return
+            self.ctrl.settimeout(20.0)
+            try:
+                self._read_until(self._replies[-1])
+            except SandboxFailure:
+                pass                            # needs_restart is set
 
     def _fork(self, sock_fd: int, out_fd: int, limits: Limits,
-              blocked_imports: list[str] | None = None) -> int:
+              blocked_imports: list[str] | None = None, wait: bool = True) -> Any:
+        """Ask the zygote to start a test's child on these fds: its pid, or without ``wait``
+        the :class:`PendingReply` whose value holds it (or the zygote's error)."""
+        self._settle()
         if self.needs_restart or self.ctrl is None or self.workdir_lost():
             self.restart()
         cmd: dict[str, Any] = {"op": "fork", "cpu_s": limits.cpu_s, "memory_mb": limits.memory_mb}
         if blocked_imports:
             cmd["blocked_imports"] = list(blocked_imports)
-        reply = self._command(cmd, [sock_fd, out_fd])
+        with self._lock:
+            reply = self._command_locked(cmd, [sock_fd, out_fd], 30.0, answer=wait)
+        if not wait:
+            return reply
         if "pid" not in reply:
             raise SandboxFailure("worker", f"the worker could not start a test: {reply}")
         return int(reply["pid"])
 
-    def _end(self, pid: int | None, reap: bool = True) -> dict[str, Any] | None:
+    def _end(self, pid: int | None, reap: bool = True, wait: bool = True) -> dict[str, Any] | None:
         """Kill the test child ``pid`` (and its process group); ``reap`` also collects its
-        exit status (``reap=False`` only signals it, for use from another thread)."""
+        exit status (``reap=False`` only signals it, for use from another thread).  Without
+        ``wait`` the command is only sent (returns None): its reply is read, and dropped,
+        before the next command's; a zygote that died meanwhile is restarted by
+        :meth:`_fork` before the next test."""
         if pid is None:
             return None
         try:
-            return self._command({"op": "end" if reap else "kill", "pid": pid}, timeout=20.0)
+            with self._lock:
+                doc: dict[str, Any] = {"op": "end" if reap else "kill", "pid": pid}
+                if reap and not wait:
+                    doc["wait"] = False             # nobody reads its exit status
+                reply = self._command_locked(doc, None, 20.0, answer=wait)
+            return reply if wait else None
         except SandboxFailure:
             return None
 

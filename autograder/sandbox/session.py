@@ -45,8 +45,6 @@ class SandboxFailure(BaseException):
 class SessionReport:
     """What one test's child left behind."""
 
-    output: str = ""
-    output_bytes: int = 0
     failure: str | None = None
     exit_status: dict[str, Any] | None = None
     calls: list[str] = dataclasses.field(default_factory=list)
@@ -59,6 +57,37 @@ class SessionReport:
     seconds_computing: float = 0.0
     #: wall seconds forking the test's child (a zygote restart included) and ending it
     seconds_starting: float = 0.0
+    _output: str = ""
+    _output_bytes: int = 0
+    #: the drain of a child ended without waiting: its output is collected on first use
+    _drain: Any = dataclasses.field(default=None, repr=False, compare=False)
+
+    def _collect(self) -> None:
+        drain, self._drain = self._drain, None
+        if drain is not None:
+            drain.join(timeout=2.0)
+            self._output, self._output_bytes = drain.text(), drain.total
+
+    @property
+    def output(self) -> str:
+        """What the child printed (the first ``max_output_kb``, with a note of the rest)."""
+        self._collect()
+        return self._output
+
+    @output.setter
+    def output(self, value: str) -> None:
+        self._drain, self._output = None, value
+
+    @property
+    def output_bytes(self) -> int:
+        """How many bytes the child printed in all."""
+        self._collect()
+        return self._output_bytes
+
+    @output_bytes.setter
+    def output_bytes(self, value: int) -> None:
+        self._collect()
+        self._output_bytes = value
 
     def timings(self) -> dict[str, float]:
         """``student``, ``transport`` and ``startup`` seconds of this test's sandboxed part."""
@@ -166,9 +195,21 @@ class Session:
                                 if imports.refuses_import(given, self.budget)}
         self.sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         read_fd, write_fd = os.pipe()
+        #: the child's pid once known (:meth:`_child_pid`); ``_ticket``: the zygote's reply to
+        #: the fork command, read when the pid is first needed
+        self._pid: int | None = None
+        self._ended = False
+        self._pid_lock = threading.Lock()       # the drain thread may ask for it too (_flood)
         began = time.monotonic()
         try:
-            self.pid = worker._fork(child_sock.fileno(), write_fd, limits, sorted(self.refused_imports))
+            # the command is only sent: the first request goes out at once and waits in the
+            # child's socket, so the zygote's reply is read when the pid is first needed (to
+            # end or stop the child), not on every test's critical path
+            self._ticket: Any = worker._fork(child_sock.fileno(), write_fd, limits,
+                                             sorted(self.refused_imports), wait=False)
+        except BaseException:
+            os.close(read_fd)
+            raise
         finally:
             child_sock.close()
             os.close(write_fd)
@@ -177,9 +218,49 @@ class Session:
                                   self._flood)
         self.drain.start()
 
+    def _child_pid(self) -> int | None:
+        """The test child's pid (None once it was ended), reading the zygote's reply to the
+        fork command if that was not read yet.  A fork that failed (the zygote's error, or a
+        zygote that died) fails the test as the worker's failure."""
+        with self._pid_lock:
+            return self._child_pid_locked()
+
+    def _child_pid_locked(self) -> int | None:
+        if self._ended:
+            return None
+        if self._pid is None:
+            try:
+                reply = self.worker._await(self._ticket)
+                if "pid" not in reply:
+                    raise SandboxFailure("worker", f"the worker could not start a test: {reply}")
+            except SandboxFailure as failure:
+                self._ended = True
+                self.dead = self.dead or failure
+                self.report.failure = self.report.failure or failure.message
+                raise
+            self._pid = int(reply["pid"])
+        return self._pid
+
+    def _take_pid(self) -> int | None:
+        """The pid for ending the child (None when it was ended already); after this call
+        the session has no child."""
+        with self._pid_lock:
+            try:
+                return self._child_pid_locked()
+            finally:
+                self._ended = True
+
+    @property
+    def pid(self) -> int | None:
+        """The test child's pid, None once ended (reads the fork's reply if need be)."""
+        return self._child_pid()
+
     def _flood(self) -> None:
         """Called from the drain thread: stop a child that prints without end."""
-        pid = self.pid
+        try:
+            pid = self._child_pid()
+        except BaseException:  # noqa: BLE001 - no child to stop
+            return
         if pid is not None:
             self.worker._end(pid, reap=False)
 
@@ -212,8 +293,7 @@ class Session:
             reply, reply_blobs = protocol.recv_frame(self.sock, self.limits.max_reply_mb * 2**20, check)
         except socket.timeout:
             now = time.monotonic()
-            status = self.worker._end(self.pid)
-            self.pid = None
+            status = self.worker._end(self._take_pid())
             if per_call:
                 message = f"timed out after {timeout:g} s in {where} (the per-call limit)"
             elif self.cap_reason:
@@ -225,8 +305,7 @@ class Session:
             capped = bool(self.cap_reason) and not per_call
             self._die("timeout", message + self._hung_import(status, now, limit, capped), status)
         except (EOFError, ConnectionError, BrokenPipeError):
-            status = self.worker._end(self.pid)
-            self.pid = None
+            status = self.worker._end(self._take_pid())     # a failed fork raises here
             if self.drain.flooded:
                 self._die("limit", f"printed more than {self.limits.max_output_mb} MB during {where}; "
                                    f"the limit is {self.limits.max_output_mb} MB of output per test", status)
@@ -270,27 +349,40 @@ class Session:
         self.dead = failure
         self.report.failure = message
         if status is None:
-            self.worker._end(self.pid)
-            self.pid = None
+            try:
+                self.worker._end(self._take_pid())
+            except SandboxFailure:
+                pass                            # no child: the fork had failed
         else:
             self.report.exit_status = status
         self.worker.needs_restart = True
         raise failure
 
-    def close(self) -> SessionReport:
-        """End the child (if still running) and collect its output."""
-        if self.pid is not None:
-            began = time.monotonic()
-            status = self.worker._end(self.pid)
-            self.report.seconds_starting += time.monotonic() - began
-            self.pid = None
-            if self.report.exit_status is None:
+    def close(self, wait: bool = False) -> SessionReport:
+        """End the child (if still running) and collect its output.
+
+        By default the zygote's ``end`` (the kill of the child's process group, the sweep of
+        strays) is only sent: :class:`~.client.Worker` reads its reply before its next
+        command, and the zygote runs commands in order, so the next test's child still starts
+        after the sweep.  The child's output is collected when the report's ``output`` is
+        first read (every op's output is in the pipe before its reply).  With ``wait`` (model
+        scoring, which reports the peak memory) the end is waited for, its exit status
+        recorded and the output collected now."""
+        began = time.monotonic()
+        try:
+            pid = self._take_pid()
+        except SandboxFailure:
+            pid = None                          # the fork had failed: no child to end
+        if pid is not None:
+            status = self.worker._end(pid, wait=wait)
+            if wait and self.report.exit_status is None:
                 self.report.exit_status = status
+        self.report.seconds_starting += time.monotonic() - began
         try:
             self.sock.close()
         except OSError:
             pass
-        self.drain.join(timeout=2.0)
-        self.report.output = self.drain.text()
-        self.report.output_bytes = self.drain.total
+        self.report._drain = self.drain
+        if wait:
+            self.report._collect()
         return self.report

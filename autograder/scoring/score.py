@@ -212,7 +212,7 @@ def score_question(worker: Worker, question: Question, evalset: EvalSet, *, devi
             if not by_folder:
                 margins[start:start + len(images)] = top2_margins(out)
         result.inference_seconds = time.monotonic() - t_inf
-        report = session.close()
+        report = session.close(wait=True)          # its exit status gives the peak memory
         session = None
         result.sandbox_timings = report.timings()
         status = report.exit_status or {}

@@ -6,17 +6,24 @@ ready together with what it can see (the isolation probe), then serves commands,
 packet each:
 
 ``{"op": "fork", "cpu_s": 30, "memory_mb": 2048, "blocked_imports": ["src/layers.py"]}`` + two fds
-    (a stream socket, an output pipe): fork a child that applies the per-test limits, sends its
-    stdout/stderr to the pipe, refuses to import the files named (:mod:`.imports`), and serves
-    calls on the socket (:class:`.serve.Server`).  Reply ``{"pid": pid}``.
-``{"op": "end", "pid": pid}``
+    (a stream socket, an output pipe): start a child that applies the per-test limits, sends
+    its stdout/stderr to the pipe, refuses to import the files named (:mod:`.imports`), and
+    serves calls on the socket (:class:`.serve.Server`).  Reply ``{"pid": pid}``.  The child
+    was forked ahead of its test (a :class:`Spare`, unless the configuration says
+    ``"prefork": false``); it takes the test from here on exactly as a freshly forked one.
+``{"op": "end", "pid": pid, "wait": true}``
     kill the child's process group with SIGKILL, sweep stray processes, reap it.  Reply: its
     exit code or signal, CPU seconds, peak memory, and ``importing``: the submission files
-    whose import it was still running (:func:`.imports.read_page`; untrusted text).
+    whose import it was still running (:func:`.imports.read_page`; untrusted text).  With
+    ``"wait": false`` the killed child is reaped later and the reply has no exit status.
+``{"op": "kill", "pid": pid}``
+    signal only (the grader's output drain stops a flood from its own thread).
 ``{"op": "exit"}``
 
 The zygote never imports student code, so every test starts from the same clean state: module
-globals, monkeypatches, threads and signal handlers of one test cannot reach the next.
+globals, monkeypatches, threads and signal handlers of one test cannot reach the next.  It
+runs its commands in order, so the next test's child is handed out only after the previous
+test's ``end`` has killed and swept everything that test started.
 """
 from __future__ import annotations
 
@@ -104,11 +111,22 @@ def _vm_bytes() -> int:
     return 0
 
 
-def _child(sock_fd: int, out_fd: int, cfg: dict[str, Any], cmd: dict[str, Any], page: Any) -> None:
-    """Runs in the forked child; never returns."""
+def _prepare() -> None:
+    """What a test's child does before it knows its test: its own session and process group
+    (the grader's ``end`` kills the group), default handlers for the signals the grader sends."""
+    os.setsid()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _activate(sock_fd: int, out_fd: int, cfg: dict[str, Any], cmd: dict[str, Any], page: Any) -> None:
+    """Make this (prepared) child the test's: arm the import watch, apply the test's limits,
+    send stdout/stderr to its pipe, reseed, and serve its calls until the grader closes the
+    socket.  Never returns.  At that end of the test the child closes its output itself before
+    it exits, so the grader's drain sees the end of the output at once, not only after the
+    kernel has torn the child's memory down (tens of ms for a torch child)."""
     code = 0
     try:
-        os.setsid()
         from . import imports
         blocked = cmd.get("blocked_imports") or []
         imports.arm(page, [str(b) for b in blocked] if isinstance(blocked, list) else [])
@@ -126,16 +144,178 @@ def _child(sock_fd: int, out_fd: int, cfg: dict[str, Any], cmd: dict[str, Any], 
         os.dup2(out_fd, 1)
         os.dup2(out_fd, 2)
         os.close(out_fd)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
         _reseed()
         from .serve import Server
         sock = socket.socket(fileno=sock_fd)
         Server(sock, cfg["submission"], cfg.get("package", "src")).run()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        os.close(1)
+        os.close(2)
     except BaseException:  # noqa: BLE001
         code = 70
     finally:
         os._exit(code)
+
+
+def _warm_up() -> None:
+    """Run one request of each kind a test's first call makes, through the worker's own code
+    and on the worker's own (trusted) functions, never the submission's: decoding an array
+    argument, resolving and calling a function, encoding the reply and the state of the
+    arguments after the call, a failed lookup with its error report, a frame sent and
+    received.  In a spare (:class:`Spare`) before its test, so that the copy-on-write faults
+    of the pages the interpreter touches for that (about 1.5 ms of a fresh child's first call
+    on this kit's 2-core machine) happen while the previous test runs.  Nothing of it stays:
+    the server and its handles are dropped, the RNGs are reseeded when the test begins."""
+    import numpy as np
+
+    from . import protocol
+    from .serve import Server
+    package = __name__.rpartition(".")[0]
+    a, b = socket.socketpair()
+    try:
+        server = Server(b, os.path.dirname(os.path.abspath(__file__)), package)
+        x = np.arange(12, dtype=np.float64).reshape(3, 4)
+        for path in ("serve._same_bits", "serve._no_such_function"):
+            blobs: list[Any] = []
+            doc = {"op": "call", "path": path, "args": protocol.encode_value([x, x.copy()], blobs),
+                   "kwargs": protocol.encode_value({}, blobs)}
+            protocol.send_parts(a, protocol.frame_parts(doc, blobs))
+            reply, out = server.handle_one(*protocol.recv_frame(b, 1 << 20))
+            protocol.send_parts(b, protocol.frame_parts(reply, out))
+            protocol.recv_frame(a, 1 << 20)
+    finally:
+        a.close()
+        b.close()
+
+
+def _child(sock_fd: int, out_fd: int, cfg: dict[str, Any], cmd: dict[str, Any], page: Any) -> None:
+    """Runs in a child forked for a test that is waiting for it; never returns."""
+    try:
+        _prepare()
+    except BaseException:  # noqa: BLE001
+        os._exit(70)
+    _activate(sock_fd, out_fd, cfg, cmd, page)
+
+
+#: seconds a spare has to acknowledge its test (it takes microseconds; only a spare that was
+#: stopped after the zygote looked at it comes near this, and is then replaced)
+HAND_OVER_TIMEOUT_S = 10.0
+
+
+class Spare:
+    """A child forked ahead of its test (the zygote's side of it).
+
+    Forking is the costly part of a test's start, the more so from a zygote that preloaded
+    torch (its page tables are copied): the zygote forks the next test's child as soon as it
+    has handed out the current one, while that test runs.  The spare runs nothing but the
+    zygote's own code until the ``fork`` command of its test arrives: then the zygote passes it
+    the command and the test's two fds over :attr:`sock`, and it becomes that test's child
+    exactly as a freshly forked one (:func:`_activate`).  Student code of a running test can
+    kill or stop the spare (same uid): the zygote then forks the test's child directly, or the
+    test fails as a crash; either way only that submission's own test is affected.
+    """
+
+    def __init__(self, pid: int, sock: socket.socket, page: Any):
+        self.pid = pid
+        self.sock = sock
+        self.page = page
+        #: reaped by the zygote's sweep (killed by a test's code): its pid may be reused
+        self.reaped = False
+
+    @classmethod
+    def fork(cls, ctrl: socket.socket, cfg: dict[str, Any], pages: dict[int, Any]) -> "Spare | None":
+        """Fork a spare (None where the fork fails: the next test forks directly)."""
+        from . import imports
+        page = imports.new_page()
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            pid = os.fork()
+        except OSError:
+            mine.close()
+            theirs.close()
+            page.close()
+            return None
+        if pid == 0:
+            try:
+                ctrl.close()
+                mine.close()
+                for other in pages.values():    # the live tests' import pages are theirs
+                    other.close()
+                _prepare()
+                if cfg.get("warm_up", True):
+                    try:
+                        _warm_up()
+                    except Exception:  # noqa: BLE001 - an optimisation only
+                        pass
+                data, fds, _flags, _addr = socket.recv_fds(theirs, 1 << 16, 4)
+                if not data or len(fds) != 2:   # the zygote ended, or a malformed hand-over
+                    os._exit(0)
+                theirs.send(b"taken")           # before the test's socket is touched
+                theirs.close()
+                cmd = json.loads(data.decode("utf-8"))
+            except BaseException:  # noqa: BLE001
+                os._exit(70)
+            _activate(fds[0], fds[1], cfg, cmd, page)
+        theirs.close()
+        return cls(pid, mine, page)
+
+    def runnable(self) -> bool:
+        """Whether the spare is still there to take a test: not reaped, not a zombie, not
+        stopped (SIGSTOP, a tracer) by the code of a test that ran beside it."""
+        if self.reaped:
+            return False
+        try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                state = f.read().rpartition(b")")[2].split()[0]
+        except (OSError, IndexError):
+            return False
+        return state not in (b"T", b"t", b"Z", b"X")
+
+    def hand_over(self, data: bytes, fds: list[int]) -> bool:
+        """Give the spare its test's command and fds, and wait for it to acknowledge them;
+        False when it is gone (killed, stopped, dying): the caller then :meth:`discard` s it
+        and forks the test's child directly with the same fds.  A spare acknowledges before it
+        reads anything from the test's socket, so one that did not has not touched it (and
+        :meth:`discard` makes sure it never will)."""
+        if not self.runnable():
+            return False
+        try:
+            self.sock.settimeout(HAND_OVER_TIMEOUT_S)
+            socket.send_fds(self.sock, [data], fds)
+            return self.sock.recv(16) == b"taken"
+        except OSError:                             # socket.timeout included
+            return False
+
+    def discard(self) -> bool:
+        """Kill and reap a spare that will not be used.  True when it had acknowledged a
+        test after all (a hand-over that timed out just before the acknowledgement): that
+        test's socket may have been read from, so the test cannot be given to another child."""
+        took = False
+        if not self.reaped:
+            for target in (lambda: os.killpg(self.pid, signal.SIGKILL),
+                           lambda: os.kill(self.pid, signal.SIGKILL)):
+                try:
+                    target()
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                os.waitpid(self.pid, 0)
+            except ChildProcessError:
+                pass
+        try:
+            took = self.sock.recv(16, socket.MSG_DONTWAIT) == b"taken"
+        except OSError:
+            pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+        self.page.close()
+        return took
 
 
 def main(ctrl_fd: int) -> None:
@@ -173,6 +353,9 @@ def main(ctrl_fd: int) -> None:
     sweep_mode = cfg.get("sweep", "none")
     children: set[int] = set()
     pages: dict[int, Any] = {}          # pid -> the child's import page (imports.new_page)
+    dying: set[int] = set()             # tests' children killed without waiting, not yet reaped
+    prefork = bool(cfg.get("prefork", True))
+    spare = Spare.fork(ctrl, cfg, pages) if prefork else None
     while True:
         try:
             data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 16, 4)
@@ -189,16 +372,31 @@ def main(ctrl_fd: int) -> None:
                 ctrl.send(json.dumps({"error": "fork needs a socket and a pipe"}).encode())
                 continue
             sys.stdout.flush()
-            page = imports.new_page()
-            pid = os.fork()
-            if pid == 0:
-                ctrl.close()
-                _child(fds[0], fds[1], cfg, cmd, page)
+            if spare is not None and spare.hand_over(data, fds):
+                pid, page = spare.pid, spare.page
+                spare.sock.close()
+            elif spare is not None and spare.discard():
+                spare = None
+                for fd in fds:
+                    os.close(fd)
+                ctrl.send(json.dumps({"error": "the test's child was lost as it started"}).encode())
+                if prefork:
+                    spare = Spare.fork(ctrl, cfg, pages)
+                continue
+            else:
+                page = imports.new_page()
+                pid = os.fork()
+                if pid == 0:
+                    ctrl.close()
+                    _child(fds[0], fds[1], cfg, cmd, page)
+            spare = None
             for fd in fds:
                 os.close(fd)
             children.add(pid)
             pages[pid] = page
             ctrl.send(json.dumps({"pid": pid}).encode())
+            if prefork:                 # the next test's child, forked while this one runs
+                spare = Spare.fork(ctrl, cfg, pages)
         elif op == "end":
             pid = int(cmd["pid"])
             reply: dict[str, Any] = {"pid": pid}
@@ -211,24 +409,38 @@ def main(ctrl_fd: int) -> None:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
-                _, status, usage = os.wait4(pid, 0)
                 children.discard(pid)
-                reply["signal"] = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-                reply["exit"] = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-                reply["cpu_s"] = usage.ru_utime + usage.ru_stime
-                reply["maxrss_mb"] = usage.ru_maxrss / 1024
+                if cmd.get("wait", True):
+                    _, status, usage = os.wait4(pid, 0)
+                    reply["signal"] = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+                    reply["exit"] = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+                    reply["cpu_s"] = usage.ru_utime + usage.ru_stime
+                    reply["maxrss_mb"] = usage.ru_maxrss / 1024
+                else:
+                    # killed: it runs no more code of its own; the kernel's teardown of its
+                    # memory goes on beside the next test, and it is reaped below or later
+                    dying.add(pid)
             page = pages.pop(pid, None)
             if page is not None:
                 reply["importing"] = imports.read_page(page)
                 page.close()
-            reply["swept"] = _sweep(sweep_mode, {os.getpid(), 1})
-            while True:  # reap whatever the sweep killed
+            keep = {os.getpid(), 1} | dying | ({spare.pid} if spare is not None else set())
+            reply["swept"] = _sweep(sweep_mode, keep)
+            while True:  # reap whatever the sweep killed, and the tests' children that ended
                 try:
-                    if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                        break
+                    reaped = os.waitpid(-1, os.WNOHANG)[0]
                 except ChildProcessError:
                     break
+                if reaped == 0:
+                    break
+                dying.discard(reaped)
+                if spare is not None and reaped == spare.pid:   # killed by the test's code
+                    spare.reaped = True
             ctrl.send(json.dumps(reply).encode())
+            if prefork and (spare is None or spare.reaped):
+                if spare is not None:
+                    spare.discard()
+                spare = Spare.fork(ctrl, cfg, pages)
         elif op == "kill":  # signal only (the grader's output drain stops a flood)
             pid = int(cmd["pid"])
             if pid in children:
@@ -240,6 +452,8 @@ def main(ctrl_fd: int) -> None:
             ctrl.send(json.dumps({"pid": pid}).encode())
         elif op == "exit":
             break
+    if spare is not None:
+        spare.discard()
     os._exit(0)
 
 

@@ -1,0 +1,214 @@
+"""A test's child forked ahead of its test (the zygote's spare), its end not waited for, the
+zygote's reply to the fork read only when needed, and the child's output collected late: each
+of these takes work off a test's critical path, and none of them may weaken what a test
+starts from.  Each property is checked against a control where one exists (``prefork=False``,
+or the other half of the same test).
+"""
+import os
+import signal
+import textwrap
+import time
+
+import pytest
+
+from autograder import paths
+from autograder.config import Limits
+from autograder.sandbox.client import SandboxFailure, Worker
+from autograder.sandbox.remote import RemoteStudent
+
+KIT = paths.kit_root()
+
+PROCS = textwrap.dedent('''
+    import os, signal, sys, time
+
+    def me():
+        return os.getpid()
+
+    def visible():
+        """The pids this process can see (its pid namespace under bubblewrap), once a sibling
+        is there or a second has passed (the zygote forks its spare just after this child)."""
+        give_up = time.monotonic() + 1.0
+        while not siblings() and time.monotonic() < give_up:
+            time.sleep(0.01)
+        return sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+
+    def siblings():
+        """The other children of this process's parent (the zygote)."""
+        parent, out = os.getppid(), []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) == os.getpid():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    fields = f.read().rpartition(b")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                out.append(int(entry))
+        return sorted(out)
+
+    def signal_siblings(signum):
+        give_up = time.monotonic() + 2.0
+        while not siblings() and time.monotonic() < give_up:
+            time.sleep(0.01)
+        found = siblings()
+        for pid in found:
+            os.kill(pid, signum)
+        return found
+
+    def start_stray():
+        """A process of this test's that would run for an hour."""
+        pid = os.fork()
+        if pid == 0:
+            os.setsid()                 # out of the test's process group: only the sweep ends it
+            time.sleep(3600)
+            os._exit(0)
+        return pid
+
+    def state_of(pid):
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                return f.read().rpartition(b")")[2].split()[0].decode()
+        except OSError:
+            return "gone"
+
+    def shout(n):
+        sys.stdout.write("x" * n)
+        sys.stdout.flush()
+        return n
+
+    def add(a, b):
+        return a + b
+''')
+
+
+@pytest.fixture(scope="module")
+def submission(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prefork-sub")
+    (root / "src").mkdir()
+    (root / "src" / "__init__.py").write_text("")
+    (root / "src" / "procs.py").write_text(PROCS)
+    return root
+
+
+LIMITS = Limits.merged({"test_timeout_s": 5, "cpu_s": 10, "memory_mb": 2048})
+
+
+def _worker(submission, prefork=True):
+    w = Worker(submission, limits=LIMITS, hide=[KIT], prefork=prefork)
+    w.start()
+    return w
+
+
+def _call(worker, fn, *args):
+    session = worker.session()
+    try:
+        return getattr(RemoteStudent(session).procs, fn)(*args)
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("prefork", [True, False])
+def test_the_next_tests_child_exists_while_a_test_runs_only_with_prefork(submission, prefork):
+    w = _worker(submission, prefork)
+    try:
+        session = w.session()
+        seen = RemoteStudent(session).procs.visible()
+        session.close()
+        later = w.session()
+        pid = RemoteStudent(later).procs.me()
+        later.close()
+    finally:
+        w.close()
+    assert (pid in seen) is prefork
+
+
+def test_a_spare_killed_by_the_test_beside_it_costs_the_next_test_nothing(submission):
+    w = _worker(submission)
+    try:
+        killed = _call(w, "signal_siblings", int(signal.SIGKILL))
+        assert killed, "the test saw no spare beside it"
+        assert _call(w, "add", 2, 3) == 5
+        assert _call(w, "me") not in killed
+        assert _call(w, "add", 4, 5) == 9
+    finally:
+        w.close()
+
+
+def test_a_spare_stopped_by_the_test_beside_it_is_not_handed_the_next_test(submission):
+    w = _worker(submission)
+    try:
+        stopped = _call(w, "signal_siblings", int(signal.SIGSTOP))
+        assert stopped
+        began = time.monotonic()
+        assert _call(w, "add", 2, 3) == 5          # not a 5 s timeout in a stopped process
+        assert time.monotonic() - began < 3
+    finally:
+        w.close()
+
+
+def test_a_stray_process_is_killed_before_the_next_test_although_the_end_is_not_waited_for(submission):
+    w = _worker(submission)
+    try:
+        session = w.session()
+        st = RemoteStudent(session)
+        stray = st.procs.start_stray()
+        assert st.procs.state_of(stray) in ("S", "R")        # control: it runs during its test
+        session.close()                                      # the end is only sent
+        assert w._replies, "the end was waited for"
+        assert _call(w, "state_of", stray) in ("gone", "Z", "X")
+    finally:
+        w.close()
+
+
+def test_a_child_ended_without_waiting_leaves_all_its_output(submission):
+    """100 kB is more than a pipe holds: the drain reads while the call runs, and the rest
+    is collected when the report's output is first read."""
+    w = _worker(submission)
+    try:
+        session = w.session()
+        assert RemoteStudent(session).procs.shout(100_000) == 100_000
+        report = session.close()
+        assert report.exit_status is None                   # not waited for
+        assert report.output_bytes == 100_000 and report.output.startswith("x" * 1000)
+        waited = w.session()
+        assert RemoteStudent(waited).procs.add(1, 1) == 2
+        report = waited.close(wait=True)
+        assert report.exit_status and report.exit_status.get("signal") is not None
+    finally:
+        w.close()
+
+
+def test_a_worker_that_died_between_tests_costs_at_most_one_test(submission):
+    """Killed after a test whose end was only sent: the next test finds it dead while reading
+    that end's reply (and restarts it first), or it fails for the worker (the worker's
+    failure, or its child dying with a zygote that no longer answers), as a test did before
+    ends were sent without waiting; the test after it is served."""
+    w = _worker(submission)
+    try:
+        assert _call(w, "add", 1, 2) == 3
+        os.killpg(w.proc.pid, signal.SIGKILL)
+        w.proc.wait()
+        try:
+            assert _call(w, "add", 2, 2) == 4
+        except SandboxFailure as failure:
+            assert failure.kind == "worker" or "worker process died" in failure.message, failure.message
+        assert _call(w, "add", 3, 3) == 6
+        assert w.starts == 2
+    finally:
+        w.close()
+
+
+def test_a_fork_whose_reply_never_comes_fails_its_test_as_the_workers_failure(submission):
+    w = _worker(submission)
+    try:
+        session = w.session()                               # the fork command is only sent
+        os.killpg(w.proc.pid, signal.SIGKILL)
+        w.proc.wait()
+        with pytest.raises(SandboxFailure) as failure:
+            RemoteStudent(session).procs.add(1, 2)
+        assert failure.value.kind in ("worker", "crash")
+        session.close()
+        assert _call(w, "add", 2, 2) == 4                   # the next test: a restarted worker
+    finally:
+        w.close()
