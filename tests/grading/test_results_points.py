@@ -58,3 +58,19 @@ def test_build_results_question_maxima_and_full_marks_are_exact():
     mine = [t for t in doc["tests"] if t["name"].startswith(q.id + " ")]
     assert scores[0].score == round(sum(t["score"] for t in mine), 6)
     assert 0 < scores[0].score < q.points
+
+
+def test_the_results_schema_is_a_valid_schema_and_validate_reports_the_best_error():
+    """``results.validate`` builds its validator once and does not check the schema on every
+    grading, so the schema's own validity is checked here."""
+    import jsonschema
+    jsonschema.Draft202012Validator.check_schema(results.schema())
+    good = {"score": 1.0, "tests": [{"name": "t", "score": 1.0, "max_score": 1.0, "output": "",
+                                     "visibility": "visible"}]}
+    results.validate(good)
+    with pytest.raises(jsonschema.ValidationError) as bad:
+        results.validate({"score": "ten", "tests": []})
+    with pytest.raises(jsonschema.ValidationError) as expected:
+        jsonschema.validate({"score": "ten", "tests": []}, results.schema(),
+                            cls=jsonschema.Draft202012Validator)
+    assert bad.value.message == expected.value.message
