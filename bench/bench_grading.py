@@ -43,7 +43,12 @@ measured in this one run so their ratios hold on any machine:
 (e) ``per_test_floor_ms``: the smallest test through the sandbox (a session forked from a NumPy
     worker of the reference, one ``relu_forward`` call on a 4x5 array, the session closed, as
     the grader's LazySession does it), median over ``--cycles`` tests after 10 warm-ups.
-    Goal <= 5 ms.
+    Goal <= 5 ms.  Two figures: ``median`` runs the tests back to back, so the work the
+    sandbox does beside a test (forking the next child, ending the last one) comes due at once;
+    ``in_grading`` gives each test ``--gap-ms`` of the grader's own work first (4 ms: the
+    trusted side and pytest's bookkeeping of an average test of the template's grading,
+    measured with ``grade --profile``), busy-waited, and subtracts it: what a test adds to a
+    grading's wall time.  Both are of one run, tests alternating between the two.
 (d) ``whole_assignment_s``: the whole assignment (Q1-Q14, public + hidden, both saved models
     scored on the private split) for one submission.  Goal <= 60 s on 2 cores.
 
@@ -139,12 +144,13 @@ def _worker_start(repeat: int) -> list[float]:
     return times
 
 
-def _per_test_floor(cycles: int) -> list[float]:
+def _per_test_floor(cycles: int, gap_s: float) -> tuple[list[float], list[float]]:
     """Seconds of the smallest test through the sandbox, as the grader runs one: a session on
-    a NumPy worker of the reference (fork a fresh child), one call of ``relu_forward`` on a
-    4x5 array with its reply, the session closed (the child ended, strays swept), through
+    a NumPy worker of the reference (a fresh child), one call of ``relu_forward`` on a 4x5
+    array with its reply, the session closed (the child ended, strays swept), through
     :class:`~autograder.grading.backend.LazySession` like every graded test.  The worker's
-    start is not counted."""
+    start is not counted.  Returns (back to back, with ``gap_s`` of the grader's own work
+    before each test, subtracted); the two kinds alternate, test by test."""
     import numpy as np
 
     from autograder.config import Limits
@@ -158,18 +164,25 @@ def _per_test_floor(cycles: int) -> list[float]:
     w = Worker(ROOT / "reference", limits=limits, hide=[ROOT / "hidden_tests"])
     w.start()
     x = np.ones((4, 5))
-    times = []
+    back_to_back: list[float] = []
+    with_gap: list[float] = []
+    reports = []
     try:
-        for i in range(cycles + 10):                  # the first 10: warm-up, not counted
+        for i in range(2 * cycles + 10):            # the first 10: warm-up, not counted
+            gap = gap_s if i % 2 else 0.0
             t0 = time.perf_counter()
+            while time.perf_counter() - t0 < gap:      # the grader's own work between tests
+                pass
             lazy = LazySession(w, limits, f"floor-{i}", budget.allowance("Q1", limits.test_timeout_s), "")
             RemoteStudent(lazy).layers.relu_forward(x)  # type: ignore[arg-type]
-            lazy.close()
+            reports.append(lazy.close())
             if i >= 10:
-                times.append(time.perf_counter() - t0)
+                (with_gap if gap else back_to_back).append(time.perf_counter() - t0 - gap)
     finally:
         w.close()
-    return times
+    for report in reports:                          # the output, collected as results are
+        report.output
+    return back_to_back, with_gap
 
 
 def _kit_grade(toml: Path, submission: Path, out: Path) -> dict:
@@ -270,7 +283,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3, help="repetitions of each timing (median)")
     ap.add_argument("--pairs", type=int, default=5, help="alternated kit/otter pairs of (c) (>= 5)")
-    ap.add_argument("--cycles", type=int, default=200, help="tests timed for (e)")
+    ap.add_argument("--cycles", type=int, default=200, help="tests timed for each figure of (e)")
+    ap.add_argument("--gap-ms", type=float, default=4.0,
+                    help="the grader's own work before each test of (e)'s in_grading figure")
     ap.add_argument("--only", nargs="+", choices=["a", "b", "c", "d", "e"], default=["a", "b", "c", "d", "e"],
                     help="figures to run; the others keep their values in grading.json")
     args = ap.parse_args()
@@ -295,14 +310,19 @@ def main() -> int:
     if "b" in args.only:
         starts = _worker_start(max(5, args.repeat))
         result["b_worker_start_s"] = {"median": round(med(starts), 3),
-                                      "all": [round(t, 3) for t in starts], "goal": "<= 0.5"}
+                                      "all": [round(t, 3) for t in starts], "goal": "<= 0.15"}
     if "c" in args.only:
         result["c_vs_otter"] = figure_c(args.pairs, log=lambda m: print(m, flush=True))
     if "e" in args.only:
-        floor = sorted(_per_test_floor(args.cycles))
+        floor, in_grading = (sorted(v) for v in _per_test_floor(args.cycles, args.gap_ms / 1e3))
         result["e_per_test_floor_ms"] = {
             "median": round(med(floor) * 1e3, 2), "p10": round(floor[len(floor) // 10] * 1e3, 2),
-            "p90": round(floor[len(floor) * 9 // 10] * 1e3, 2), "cycles": len(floor), "goal": "<= 5"}
+            "p90": round(floor[len(floor) * 9 // 10] * 1e3, 2), "cycles": len(floor),
+            "in_grading": {"median": round(med(in_grading) * 1e3, 2),
+                           "p10": round(in_grading[len(in_grading) // 10] * 1e3, 2),
+                           "p90": round(in_grading[len(in_grading) * 9 // 10] * 1e3, 2),
+                           "gap_ms": args.gap_ms},
+            "goal": "<= 5"}
     if "d" in args.only:
         whole = _child("grade-models", ["all"])
         result["d_whole_assignment"] = {"seconds": round(whole["seconds"], 3),

@@ -100,8 +100,39 @@ _NO_PLUGINS = ("-p", "no:hypothesispytest", "-p", "no:unraisableexception", "-p"
                "-p", "no:junitxml", "-p", "no:pastebin")
 
 
+class _WorkerReady:
+    """A pytest plugin that waits for the zygote launched before pytest started (its start
+    then overlaps pytest's own start and the collection) just before the first test runs,
+    and begins the heavy zygotes' imports.  A worker that did not start stops the run before
+    any test (:attr:`failure`, raised again by the grader as before)."""
+
+    def __init__(self, worker: Zygotes):
+        self.worker = worker
+        self.failure: SandboxFailure | None = None
+        self.waited = 0.0
+        self.done = False
+
+    def ready(self) -> None:
+        if self.done:
+            return
+        self.done = True
+        began = time.monotonic()
+        try:
+            self.worker.start()
+            self.worker.start_heavy_in_background()     # torch's import overlaps the NumPy tests
+        except SandboxFailure as exc:
+            self.failure = exc
+        finally:
+            self.waited = time.monotonic() - began
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> bool | None:
+        self.ready()
+        return True if self.failure is not None else None
+
+
 def _run_pytest(test_paths: list[Path], kit: Path, collector: Collector, workdir: Path,
-                backend: SandboxBackend) -> tuple[int, str]:
+                backend: SandboxBackend, *more_plugins: Any) -> tuple[int, str]:
     ini = workdir / "pytest-grader.ini"
     ini.write_text("[pytest]\n")
     args = [*(str(p) for p in test_paths),
@@ -111,7 +142,7 @@ def _run_pytest(test_paths: list[Path], kit: Path, collector: Collector, workdir
             "-W", "ignore::DeprecationWarning", "-W", "ignore::RuntimeWarning"]
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
-        code = pytest.main(args, plugins=[collector, pytest_plugin.UseBackend(backend)])
+        code = pytest.main(args, plugins=[collector, pytest_plugin.UseBackend(backend), *more_plugins])
     return int(code), buf.getvalue()
 
 
@@ -266,9 +297,17 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                       if want and p is not None and p.is_dir()]
         try:
             mark = time.monotonic()
-            worker.start()
-            worker.start_heavy_in_background()      # torch's import overlaps collection
+            worker.begin_start()                    # waited for just before the first test
             phases["worker start"] = time.monotonic() - mark
+            waiter = _WorkerReady(worker)
+            mark = time.monotonic()
+            code, log = _run_pytest(test_paths, layout.root, collector, workdir,
+                                    SandboxBackend(worker, assignment, seed), waiter)
+            waiter.ready()                          # where pytest ended before its test loop
+            phases["tests"] = time.monotonic() - mark - waiter.waited
+            phases["worker start"] += waiter.waited
+            if waiter.failure is not None:
+                raise waiter.failure
             worker_info["strategy"] = worker.strategy.name
             warnings += worker.strategy.warnings()
             warnings += [f"the sandbox fell back to {worker.strategy.name}: {why}"
@@ -277,10 +316,6 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             visible = worker_info["probe"].get("visible", [])
             if visible:
                 warnings.append("the worker could see: " + ", ".join(visible))
-            mark = time.monotonic()
-            code, log = _run_pytest(test_paths, layout.root, collector, workdir,
-                                    SandboxBackend(worker, assignment, seed))
-            phases["tests"] = time.monotonic() - mark
             if stopsignals.received():     # pytest ended its session on the stop signal
                 raise KeyboardInterrupt(stopsignals.name(stopsignals.received()))
             if (models if models is not None else hidden) and any(q.model for q in assignment.questions):

@@ -103,6 +103,11 @@ class Zygotes:
     def start(self) -> None:
         self.plain.start()
 
+    def begin_start(self) -> None:
+        """Launch the plain zygote without waiting for it (:meth:`Worker.begin_start`); the
+        next :meth:`start` waits for it, trying the weaker strategies if it failed."""
+        self.plain.begin_start()
+
     def start_heavy_in_background(self) -> int:
         """Launch every heavy zygote that a question needs without waiting for it (call after
         :meth:`start`; nothing where the strategy cannot split): its import runs while this

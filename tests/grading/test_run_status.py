@@ -49,3 +49,27 @@ def test_a_test_question_comes_from_its_data_before_its_name():
     assert results.test_question({"name": "Q3 Softmax", "extra_data": {"question": "Q12"}}) == "Q12"
     assert results.test_question({"name": "Q3 Softmax · hidden test 2 of 9"}) == "Q3"
     assert results.test_question({"name": "Autograder failed"}) is None
+
+
+def test_a_worker_that_cannot_start_fails_the_grading_before_any_test(tmp_path, monkeypatch):
+    """The zygote is launched before pytest starts and waited for just before the first test
+    (its start overlaps pytest's own start and the collection): one that does not come up
+    still fails the grading as the kit's failure, with valid results and no test run."""
+    from autograder import config, paths
+    from autograder.grading import grade
+    from autograder.grading.collector import Collector
+    from autograder.sandbox import launcher
+    monkeypatch.setattr(launcher, "command", lambda strategy, spec, argv: ["/bin/false"])
+    monkeypatch.setattr(launcher, "_confirmed", {})
+    ran = []
+    real = Collector.pytest_runtest_setup
+    monkeypatch.setattr(Collector, "pytest_runtest_setup", lambda self, item: (ran.append(item), real(self, item)))
+    assignment = config.restrict(config.load(), ["Q1"])
+    out = tmp_path / "results.json"
+    result = grade.grade(paths.kit_root() / "reference", assignment=assignment, out=out,
+                         fixed_seed=True, strategy="plain")
+    doc = json.loads(out.read_text())
+    results.validate(doc)
+    assert results.run_status(doc) == results.FAILED
+    assert "did not start (plain)" in json.dumps(doc)
+    assert ran == [] and result is not None
