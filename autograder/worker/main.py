@@ -318,6 +318,117 @@ class Spare:
         return took
 
 
+class _Children:
+    """The zygote's tests' children: starting one (from the spare, else by a direct fork),
+    ending one (its process group killed, the strays swept, reaped now or later), keeping a
+    spare ready."""
+
+    def __init__(self, ctrl: socket.socket, cfg: dict[str, Any]):
+        self.ctrl = ctrl
+        self.cfg = cfg
+        self.sweep_mode = cfg.get("sweep", "none")
+        self.live: set[int] = set()
+        self.pages: dict[int, Any] = {}     # pid -> the child's import page (imports.new_page)
+        self.dying: set[int] = set()        # killed without waiting, not yet reaped
+        self.prefork = bool(cfg.get("prefork", True))
+        self.spare = Spare.fork(ctrl, cfg, self.pages) if self.prefork else None
+
+    def start(self, cmd: dict[str, Any], data: bytes, fds: list[int]) -> dict[str, Any]:
+        """A child for the test of ``cmd`` on its socket and pipe ``fds`` (closed here)."""
+        from . import imports
+        if len(fds) != 2:
+            for fd in fds:
+                os.close(fd)
+            return {"error": "fork needs a socket and a pipe"}
+        sys.stdout.flush()
+        spare, self.spare = self.spare, None
+        try:
+            if spare is not None and spare.hand_over(data, fds):
+                pid, page = spare.pid, spare.page
+                spare.sock.close()
+            elif spare is not None and spare.discard():
+                return {"error": "the test's child was lost as it started"}
+            else:
+                page = imports.new_page()
+                pid = os.fork()
+                if pid == 0:
+                    self.ctrl.close()
+                    _child(fds[0], fds[1], self.cfg, cmd, page)
+        finally:
+            for fd in fds:
+                os.close(fd)
+        self.live.add(pid)
+        self.pages[pid] = page
+        return {"pid": pid}
+
+    def end(self, pid: int, wait: bool) -> dict[str, Any]:
+        """Kill the test child ``pid``'s process group and sweep every stray process; with
+        ``wait`` reap it and report how it ended (else it is reaped later: killed, it runs
+        no more code of its own, and the kernel's teardown of its memory goes on beside the
+        next test)."""
+        from . import imports
+        reply: dict[str, Any] = {"pid": pid}
+        if pid in self.live:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.live.discard(pid)
+            if wait:
+                _, status, usage = os.wait4(pid, 0)
+                reply["signal"] = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+                reply["exit"] = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+                reply["cpu_s"] = usage.ru_utime + usage.ru_stime
+                reply["maxrss_mb"] = usage.ru_maxrss / 1024
+            else:
+                self.dying.add(pid)
+        page = self.pages.pop(pid, None)
+        if page is not None:
+            reply["importing"] = imports.read_page(page)
+            page.close()
+        spare = self.spare
+        keep = {os.getpid(), 1} | self.dying | ({spare.pid} if spare is not None else set())
+        reply["swept"] = _sweep(self.sweep_mode, keep)
+        while True:  # reap whatever the sweep killed, and the tests' children that ended
+            try:
+                reaped = os.waitpid(-1, os.WNOHANG)[0]
+            except ChildProcessError:
+                break
+            if reaped == 0:
+                break
+            self.dying.discard(reaped)
+            if spare is not None and reaped == spare.pid:   # killed by the test's code
+                spare.reaped = True
+        return reply
+
+    def kill(self, pid: int) -> None:
+        if pid in self.live:
+            for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
+                try:
+                    target()
+                except (ProcessLookupError, PermissionError):
+                    pass
+
+    def refill(self) -> None:
+        """Have a spare ready for the next test (after a reply: off the grader's path)."""
+        if not self.prefork:
+            return
+        if self.spare is not None and self.spare.reaped:
+            self.spare.discard()
+            self.spare = None
+        if self.spare is None:
+            self.spare = Spare.fork(self.ctrl, self.cfg, self.pages)
+
+    def close(self) -> None:
+        if self.spare is not None:
+            self.spare.discard()
+            self.spare = None
+
+
 def main(ctrl_fd: int) -> None:
     ctrl = socket.socket(fileno=ctrl_fd)
     cfg = json.loads(ctrl.recv(1 << 20).decode("utf-8"))
@@ -350,12 +461,7 @@ def main(ctrl_fd: int) -> None:
              "restored": sorted(compat.restored)}
     ctrl.send(json.dumps(ready).encode())
 
-    sweep_mode = cfg.get("sweep", "none")
-    children: set[int] = set()
-    pages: dict[int, Any] = {}          # pid -> the child's import page (imports.new_page)
-    dying: set[int] = set()             # tests' children killed without waiting, not yet reaped
-    prefork = bool(cfg.get("prefork", True))
-    spare = Spare.fork(ctrl, cfg, pages) if prefork else None
+    children = _Children(ctrl, cfg)
     while True:
         try:
             data, fds, _flags, _addr = socket.recv_fds(ctrl, 1 << 16, 4)
@@ -366,94 +472,18 @@ def main(ctrl_fd: int) -> None:
         cmd = json.loads(data.decode("utf-8"))
         op = cmd.get("op")
         if op == "fork":
-            if len(fds) != 2:
-                for fd in fds:
-                    os.close(fd)
-                ctrl.send(json.dumps({"error": "fork needs a socket and a pipe"}).encode())
-                continue
-            sys.stdout.flush()
-            if spare is not None and spare.hand_over(data, fds):
-                pid, page = spare.pid, spare.page
-                spare.sock.close()
-            elif spare is not None and spare.discard():
-                spare = None
-                for fd in fds:
-                    os.close(fd)
-                ctrl.send(json.dumps({"error": "the test's child was lost as it started"}).encode())
-                if prefork:
-                    spare = Spare.fork(ctrl, cfg, pages)
-                continue
-            else:
-                page = imports.new_page()
-                pid = os.fork()
-                if pid == 0:
-                    ctrl.close()
-                    _child(fds[0], fds[1], cfg, cmd, page)
-            spare = None
-            for fd in fds:
-                os.close(fd)
-            children.add(pid)
-            pages[pid] = page
-            ctrl.send(json.dumps({"pid": pid}).encode())
-            if prefork:                 # the next test's child, forked while this one runs
-                spare = Spare.fork(ctrl, cfg, pages)
+            ctrl.send(json.dumps(children.start(cmd, data, fds)).encode())
+            children.refill()           # the next test's child, forked while this one runs
         elif op == "end":
-            pid = int(cmd["pid"])
-            reply: dict[str, Any] = {"pid": pid}
-            if pid in children:
-                try:
-                    os.killpg(pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                children.discard(pid)
-                if cmd.get("wait", True):
-                    _, status, usage = os.wait4(pid, 0)
-                    reply["signal"] = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
-                    reply["exit"] = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
-                    reply["cpu_s"] = usage.ru_utime + usage.ru_stime
-                    reply["maxrss_mb"] = usage.ru_maxrss / 1024
-                else:
-                    # killed: it runs no more code of its own; the kernel's teardown of its
-                    # memory goes on beside the next test, and it is reaped below or later
-                    dying.add(pid)
-            page = pages.pop(pid, None)
-            if page is not None:
-                reply["importing"] = imports.read_page(page)
-                page.close()
-            keep = {os.getpid(), 1} | dying | ({spare.pid} if spare is not None else set())
-            reply["swept"] = _sweep(sweep_mode, keep)
-            while True:  # reap whatever the sweep killed, and the tests' children that ended
-                try:
-                    reaped = os.waitpid(-1, os.WNOHANG)[0]
-                except ChildProcessError:
-                    break
-                if reaped == 0:
-                    break
-                dying.discard(reaped)
-                if spare is not None and reaped == spare.pid:   # killed by the test's code
-                    spare.reaped = True
+            reply = children.end(int(cmd["pid"]), wait=bool(cmd.get("wait", True)))
             ctrl.send(json.dumps(reply).encode())
-            if prefork and (spare is None or spare.reaped):
-                if spare is not None:
-                    spare.discard()
-                spare = Spare.fork(ctrl, cfg, pages)
+            children.refill()
         elif op == "kill":  # signal only (the grader's output drain stops a flood)
-            pid = int(cmd["pid"])
-            if pid in children:
-                for target in (lambda: os.killpg(pid, signal.SIGKILL), lambda: os.kill(pid, signal.SIGKILL)):
-                    try:
-                        target()
-                    except (ProcessLookupError, PermissionError):
-                        pass
-            ctrl.send(json.dumps({"pid": pid}).encode())
+            children.kill(int(cmd["pid"]))
+            ctrl.send(json.dumps({"pid": int(cmd["pid"])}).encode())
         elif op == "exit":
             break
-    if spare is not None:
-        spare.discard()
+    children.close()
     os._exit(0)
 
 
