@@ -214,9 +214,10 @@ class Spare:
     has handed out the current one, while that test runs.  The spare runs nothing but the
     zygote's own code until the ``fork`` command of its test arrives: then the zygote passes it
     the command and the test's two fds over :attr:`sock`, and it becomes that test's child
-    exactly as a freshly forked one (:func:`_activate`).  Student code of a running test can
-    kill or stop the spare (same uid): the zygote then forks the test's child directly, or the
-    test fails as a crash; either way only that submission's own test is affected.
+    exactly as a freshly forked one (:func:`_activate`).  Student code of the test running
+    beside it can kill or stop the spare (same uid): the zygote sees that (/proc says it is
+    stopped or dead, or it does not acknowledge its test) and forks the test's child directly.
+    The spare holds no fd of any test until its own is handed over.
     """
 
     def __init__(self, pid: int, sock: socket.socket, page: Any):
