@@ -247,11 +247,10 @@ class Spare:
                 for other in pages.values():    # the live tests' import pages are theirs
                     other.close()
                 _prepare()
-                if cfg.get("warm_up", True):
-                    try:
-                        _warm_up()
-                    except Exception:  # noqa: BLE001 - an optimisation only
-                        pass
+                try:
+                    _warm_up()
+                except Exception:  # noqa: BLE001 - an optimisation only
+                    pass
                 data, fds, _flags, _addr = socket.recv_fds(theirs, 1 << 16, 4)
                 if not data or len(fds) != 2:   # the zygote ended, or a malformed hand-over
                     os._exit(0)
