@@ -172,12 +172,16 @@ def test_results_path_cannot_be_read_or_written(tmp_path, submission):
 
 def test_grader_environment_is_not_visible(student, control):
     # a stand-in for the grader process, started with a secret in its environment (as a
-    # Gradescope token would be); /proc/<pid>/environ shows the environment given at exec
+    # Gradescope token would be); /proc/<pid>/environ shows the environment given at exec.
+    # Popen returns when exec closes its close-on-exec pipe, which the kernel does before it
+    # records where the new environment lies, so /proc/<pid>/environ can still read b'' then:
+    # the stand-in says "ready" from its own code, after exec has finished.
     import subprocess
     import sys
-    grader = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
-                              env={**os.environ, "DLKIT_GRADER_SECRET": SECRET})
+    grader = subprocess.Popen([sys.executable, "-c", "import time; print('ready', flush=True); time.sleep(60)"],
+                              env={**os.environ, "DLKIT_GRADER_SECRET": SECRET}, stdout=subprocess.PIPE)
     try:
+        assert grader.stdout.readline() == b"ready\n"
         assert SECRET.encode() in control.attack.environ_of(grader.pid)   # positive control
         with pytest.raises(StudentError) as err:
             student.attack.environ_of(grader.pid)
