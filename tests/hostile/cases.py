@@ -72,7 +72,16 @@ CASES: list[Case] = [
          control=("import os, signal, subprocess, sys, time\n"
                   "p = subprocess.Popen([sys.executable, '-c', 'import sys; sys.path.insert(0, %r); "
                   "from src.layers import _attack; _attack()' % SUB])\n"
-                  "time.sleep(1.5); p.send_signal(signal.SIGTERM); p.send_signal(signal.SIGINT); time.sleep(0.5)\n"
+                  # signals are sent once the child ignores both (its SigIgn mask), not after a
+                  # fixed sleep that a loaded machine may outlast
+                  "want = (1 << (signal.SIGTERM - 1)) | (1 << (signal.SIGINT - 1)); t0 = time.monotonic()\n"
+                  "def ignored():\n"
+                  "    for line in open(f'/proc/{p.pid}/status'):\n"
+                  "        if line.startswith('SigIgn:'):\n"
+                  "            return int(line.split()[1], 16) & want == want\n"
+                  "while not ignored() and p.poll() is None and time.monotonic() - t0 < 60:\n"
+                  "    time.sleep(0.01)\n"
+                  "p.send_signal(signal.SIGTERM); p.send_signal(signal.SIGINT); time.sleep(0.5)\n"
                   "alive = p.poll() is None; p.kill(); p.wait()\n"
                   "print('CONTROL-OK' if alive else 'died')\n")),
     # ------------------------------------------------------------------ processes
@@ -220,7 +229,11 @@ CASES: list[Case] = [
          r"timed out after [\d.]+ s",
          poisons_module=True, hangs_at_import=True,
          control=("import os, subprocess, sys\np = subprocess.Popen([sys.executable, '-c', 'import sys; sys.path.insert(0, %r); "
-                  "import src.layers' % SUB], stdout=subprocess.DEVNULL)\nimport time; time.sleep(2); p.kill(); p.wait()\n"
+                  "import src.layers' % SUB], stdout=subprocess.DEVNULL)\nimport time; t0 = time.monotonic()\n"
+                  # until the import's marker appears (or 60 s), not a fixed sleep
+                  "while not os.path.exists(MARKER + '/import') and time.monotonic() - t0 < 60:\n"
+                  "    time.sleep(0.01)\n"
+                  "p.kill(); p.wait()\n"
                   "print('CONTROL-OK' if os.path.exists(MARKER + '/import') else 'no marker')\n")),
     Case("modules_named_like_grader_modules", "", r".", route_q1=False, zero=(), full=("Q1", "Q3"),
          files=(("src/autograder.py", "raise RuntimeError('shadowed autograder imported')\n"),
