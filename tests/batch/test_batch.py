@@ -406,15 +406,19 @@ def test_a_hanging_submission_and_a_bad_zip_do_not_stop_the_batch(tmp_path):
     # nothing of the hanging job survives (its slot uid's processes are killed)
     uid = recs["hangs"]["worker_uid"]
     if os.geteuid() == 0:
-        time.sleep(1)
-        alive = []
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            if f"\nUid:\t{uid}\t" in status:
-                alive.append(pid)
+        def of_uid():
+            alive = []
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                if f"\nUid:\t{uid}\t" in status:
+                    alive.append(pid)
+            return alive
+        deadline = time.monotonic() + 10      # a killed process may take a moment to leave /proc
+        while (alive := of_uid()) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert not alive, f"processes of the timed-out job's uid {uid} survive: {alive}"
     assert summary["status"]["ok"] == 2
 

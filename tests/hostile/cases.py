@@ -112,7 +112,9 @@ CASES: list[Case] = [
          "        time.sleep(0.05)\n"
          "def _attack(*a):\n    threading.Thread(target=_beat, daemon=False).start()\n    return np.zeros((1, 1))\n",
          r"has shape|max relative error|expected|must return a tuple",
-         control=("import os, time\nfrom src.layers import _attack\n_attack(); time.sleep(0.3)\n"
+         control=("import os, time\nfrom src.layers import _attack\n_attack(); t0 = time.monotonic()\n"
+                  "while not os.path.exists(MARKER + '/thread') and time.monotonic() - t0 < 30:\n"
+                  "    time.sleep(0.01)\n"
                   "print('CONTROL-OK' if os.path.exists(MARKER + '/thread') else 'no beat'); os._exit(0)\n")),
     # ------------------------------------------------------------------ memory, output, files
     Case("memory_bomb_50gb",
