@@ -74,7 +74,7 @@ def test_a_hanging_import_costs_one_timeout_then_its_importers_fail_at_once(work
     for path in ("hangs.f", "uses_hangs.g", "lazy.h", "catcher.m"):
         exc, took = _call(worker, path)
         assert isinstance(exc, SandboxFailure), (path, exc)
-        assert took < 0.5, (path, took)
+        assert took < LIMIT_S / 2, (path, took)     # the control waits the whole limit
         assert exc.kind == "import"
         assert exc.message.startswith(f"not run: importing src/hangs.py timed out after "
                                       f"{given:.3g} s in an earlier test")
@@ -102,7 +102,7 @@ def test_a_test_allowing_the_import_more_time_tries_again(worker):
     assert "while importing src/hangs.py" in exc.message
     assert worker.hung_imports["src/hangs.py"] >= longer - 0.3
     exc, took = _call(worker, "hangs.f", seconds=longer)     # now refused at that length too
-    assert isinstance(exc, SandboxFailure) and took < 0.5
+    assert isinstance(exc, SandboxFailure) and took < longer / 2
 
 
 def test_a_slow_but_finite_import_is_not_refused_to_a_test_that_gives_it_time(worker):
