@@ -228,6 +228,25 @@ def worker_uid(slot: int) -> int:
     return int(os.environ.get("AUTOGRADER_BATCH_UID_BASE", DEFAULT_UID_BASE)) + slot
 
 
+@contextlib.contextmanager
+def own_worker_uid(batch: str) -> Iterator[int | None]:
+    """A worker uid for one grading that may run beside others on this host: the uid of a
+    slot held for the ``with`` block (:func:`lease`), or None where that is not needed or
+    not possible: the caller chose the uid (``AUTOGRADER_WORKER_UID``, as every batch job and
+    the grading image do) or cannot switch uids (not root).
+
+    Two gradings must never share a worker uid: where the sandbox has no pid namespace
+    (setpriv) a worker sweeps stray processes by uid, so it would kill the other grading's
+    test children, and RLIMIT_NPROC counts the processes of a uid across the machine.  A
+    slot left by a grading that was killed is cleaned up by the next lease (its uid's
+    processes are killed)."""
+    if os.environ.get("AUTOGRADER_WORKER_UID") or os.geteuid() != 0:
+        yield None
+        return
+    with lease(batch=batch) as slot:
+        yield worker_uid(slot)
+
+
 def partition_gpus(n_gpus: int, jobs: int) -> list[list[int]]:
     """GPU ids for each of ``jobs`` parallel slots.
 

@@ -23,6 +23,7 @@ import pytest
 
 from .. import paths, pytest_plugin, stopsignals, template
 from ..config import Assignment, Limits
+from ..batch import slots
 from ..sandbox import devices
 from ..sandbox.client import SandboxFailure, Worker
 from ..sandbox.zygotes import Zygotes
@@ -255,6 +256,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
     model_scores: list[Any] = []
     phases: dict[str, float] = {}
     collector: Collector | None = None
+    uid_hold = contextlib.ExitStack()           # this grading's worker uid (slots.own_worker_uid)
     try:
         expected = expected_files(assignment)
         try:
@@ -279,13 +281,15 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
                 probes.append(results_dir)
         if os.environ.get("AUTOGRADER_ROOT"):
             hide.append(Path(os.environ["AUTOGRADER_ROOT"]))
+        uid = uid_hold.enter_context(slots.own_worker_uid(batch="grade"))
+
         def make_worker(gpus: devices.GpuSelection | None = None,
                         preload: list[str] | None = None) -> Worker:
             return Worker(staged.root, limits=_max_limits(assignment), preload=preload,
                           data_dirs=[public_data] if public_data.is_dir() else [],
                           hide=hide, probe_paths=probes, base_tmp=base_tmp, strategy=strategy,
                           env={"DLKIT_DATASET": assignment.dataset,
-                               "DLKIT_DATA_DIR": str(layout.data_root)}, gpus=gpus)
+                               "DLKIT_DATA_DIR": str(layout.data_root)}, gpus=gpus, uid=uid)
         preloads = with_companions(preload_by_question(assignment, layout.reference or staged.root),
                                    assignment, staged.root)
         worker = Zygotes(lambda preload: make_worker(preload=preload), preloads)
@@ -309,6 +313,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
             if waiter.failure is not None:
                 raise waiter.failure
             worker_info["strategy"] = worker.strategy.name
+            worker_info["uid"] = worker.uid if worker.strategy.drops_uid else os.geteuid()
             warnings += worker.strategy.warnings()
             warnings += [f"the sandbox fell back to {worker.strategy.name}: {why}"
                          for why in getattr(worker, "fallbacks", [])]
@@ -373,6 +378,7 @@ def grade(submission: Path, *, assignment: Assignment, out: Path | None = None,
         doc = results.failure_results(reason, time.monotonic() - t0)
         return _finish(doc, out, outcomes, scores, staged, worker_info, t0, log, warnings)
     finally:
+        uid_hold.close()                        # after every worker of this grading is closed
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -96,7 +96,8 @@ class Worker:
                  hide: list[Path] | None = None, env: dict[str, str] | None = None,
                  preload: list[str] | None = None, probe_paths: list[Path] | None = None,
                  base_tmp: Path | None = None, strategy: str | None = None,
-                 gpus: devices.GpuSelection | None = None, prefork: bool = True):
+                 gpus: devices.GpuSelection | None = None, prefork: bool = True,
+                 uid: int | None = None):
         self.source_submission = Path(submission)
         self.limits = limits
         self.data_dirs = [Path(p) for p in (data_dirs or [])]
@@ -114,7 +115,9 @@ class Worker:
         #: The isolation strategy: provisional (the strongest candidate) until :meth:`start`
         #: has brought a worker up with it.
         self.strategy = self._candidates[0]
-        self.uid = launcher.worker_uid()
+        #: the uid the worker runs as where the strategy drops it (``uid``, else
+        #: :func:`.launcher.worker_uid`)
+        self.uid = uid if uid is not None else launcher.worker_uid()
         self.proc: subprocess.Popen[bytes] | None = None
         self.ctrl: socket.socket | None = None
         self.workdir: Path | None = None

@@ -218,7 +218,8 @@ def _probe_strategy(strategy: Strategy, workdir: Path) -> bool:
 
 
 def worker_uid() -> int:
-    """The uid workers run as: $AUTOGRADER_WORKER_UID, else 65534 (nobody)."""
+    """The uid workers run as unless the caller gives one: $AUTOGRADER_WORKER_UID, else nobody
+    (65534).  ``grade`` run as root gives a job slot's uid instead (``batch.slots.own_worker_uid``)."""
     env = os.environ.get("AUTOGRADER_WORKER_UID")
     if env:
         return int(env)

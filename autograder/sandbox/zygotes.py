@@ -146,6 +146,11 @@ class Zygotes:
         return self.plain.fallbacks
 
     @property
+    def uid(self) -> int:
+        """The uid every zygote of the run drops to (where its strategy drops one)."""
+        return self.plain.uid
+
+    @property
     def ready(self) -> dict[str, Any]:
         return self.plain.ready
 

@@ -78,18 +78,13 @@ class Verdict:
 @contextlib.contextmanager
 def _own_worker_uid() -> Any:
     """The environment for one grading that runs beside others: its own worker uid, from a
-    job slot of this host (:func:`..batch.slots.lease`, as ``batch`` does).  Two gradings
-    must never share a uid: where the sandbox has no pid namespace (setpriv) a worker sweeps
-    stray processes by uid, so it would kill the other grading's workers (a flake audit at
-    two jobs lost dozens of tests to 'the sandboxed worker did not start ... killed by signal
-    9'), and RLIMIT_NPROC counts per uid.  Unchanged where the caller chose the uid or cannot
-    switch uids (not root)."""
+    job slot of this host (:func:`..batch.slots.own_worker_uid`; a flake audit at two jobs
+    sharing one uid lost dozens of tests to 'the sandboxed worker did not start ... killed
+    by signal 9').  Unchanged where the caller chose the uid or cannot switch uids."""
     env = dict(os.environ)
-    if "AUTOGRADER_WORKER_UID" in env or os.geteuid() != 0:
-        yield env
-        return
-    with slots.lease(batch="validate") as slot:
-        env["AUTOGRADER_WORKER_UID"] = str(slots.worker_uid(slot))
+    with slots.own_worker_uid(batch="validate") as uid:
+        if uid is not None:
+            env["AUTOGRADER_WORKER_UID"] = str(uid)
         yield env
 
 
