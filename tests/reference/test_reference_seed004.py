@@ -18,6 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.kits.naive_conv import (conv_backward_naive, conv_forward_naive, max_pool_backward_naive,
+                                   max_pool_forward_naive)
 from tests.kits.referencekit import reference_module
 
 from autograder import paths
@@ -41,70 +43,6 @@ def rel_error(a, b) -> float:
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
-
-
-# ---------------------------------------------------------------- naive loop implementations
-def conv_forward_naive(x, w, b, stride, pad):
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    H_out = 1 + (H + 2 * pad - HH) // stride
-    W_out = 1 + (W + 2 * pad - WW) // stride
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    out = np.zeros((N, F, H_out, W_out))
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    window = xp[n, :, i * stride:i * stride + HH, j * stride:j * stride + WW]
-                    out[n, f, i, j] = np.sum(window * w[f]) + b[f]
-    return out
-
-
-def conv_backward_naive(dout, x, w, b, stride, pad):
-    N, C, H, W = x.shape
-    F, _, HH, WW = w.shape
-    _, _, H_out, W_out = dout.shape
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    dxp = np.zeros_like(xp)
-    dw = np.zeros_like(w)
-    db = dout.sum(axis=(0, 2, 3))
-    for n in range(N):
-        for f in range(F):
-            for i in range(H_out):
-                for j in range(W_out):
-                    rows = slice(i * stride, i * stride + HH)
-                    cols = slice(j * stride, j * stride + WW)
-                    dw[f] += dout[n, f, i, j] * xp[n, :, rows, cols]
-                    dxp[n, :, rows, cols] += dout[n, f, i, j] * w[f]
-    return dxp[:, :, pad:pad + H, pad:pad + W], dw, db
-
-
-def max_pool_forward_naive(x, ph, pw, stride):
-    N, C, H, W = x.shape
-    H_out, W_out = 1 + (H - ph) // stride, 1 + (W - pw) // stride
-    out = np.zeros((N, C, H_out, W_out))
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    out[n, c, i, j] = x[n, c, i * stride:i * stride + ph,
-                                        j * stride:j * stride + pw].max()
-    return out
-
-
-def max_pool_backward_naive(dout, x, ph, pw, stride):
-    """Each window's gradient to its first maximum (row-major); overlapping windows add."""
-    N, C, H, W = x.shape
-    _, _, H_out, W_out = dout.shape
-    dx = np.zeros_like(x)
-    for n in range(N):
-        for c in range(C):
-            for i in range(H_out):
-                for j in range(W_out):
-                    window = x[n, c, i * stride:i * stride + ph, j * stride:j * stride + pw]
-                    a, k = np.unravel_index(np.argmax(window), window.shape)
-                    dx[n, c, i * stride + a, j * stride + k] += dout[n, c, i, j]
-    return dx
 
 
 # ---------------------------------------------------------------- convolution
