@@ -201,8 +201,8 @@ def _child(sock_fd: int, out_fd: int, cfg: dict[str, Any], cmd: dict[str, Any], 
     _activate(sock_fd, out_fd, cfg, cmd, page)
 
 
-#: seconds a spare has to acknowledge its test (it takes microseconds; only a spare that was
-#: stopped after the zygote looked at it comes near this, and is then replaced)
+#: seconds a spare has to acknowledge its test (it takes microseconds; a spare that misses it
+#: is replaced: one traced, or one that never got the CPU on a machine overloaded that long)
 HAND_OVER_TIMEOUT_S = 10.0
 
 
@@ -215,9 +215,10 @@ class Spare:
     zygote's own code until the ``fork`` command of its test arrives: then the zygote passes it
     the command and the test's two fds over :attr:`sock`, and it becomes that test's child
     exactly as a freshly forked one (:func:`_activate`).  Student code of the test running
-    beside it can kill or stop the spare (same uid): the zygote sees that (/proc says it is
-    stopped or dead, or it does not acknowledge its test) and forks the test's child directly.
-    The spare holds no fd of any test until its own is handed over.
+    beside it can signal the spare (same uid).  A killed or traced spare is seen (/proc says
+    it is dead or traced, or it does not acknowledge its test) and the test's child is forked
+    directly.  A stopped one is continued (:meth:`runnable`).  The spare holds no fd of any
+    test until its own is handed over.
     """
 
     def __init__(self, pid: int, sock: socket.socket, page: Any):
@@ -265,7 +266,16 @@ class Spare:
 
     def runnable(self) -> bool:
         """Whether the spare is still there to take a test: not reaped, not a zombie, not
-        stopped (SIGSTOP, a tracer) by the code of a test that ran beside it."""
+        traced by the code of a test that ran beside it.
+
+        A spare that test stopped (SIGSTOP, SIGTSTP) is sent SIGCONT.  Looking at /proc alone
+        would race: a stop signal takes effect when the spare next runs, so /proc can still
+        say "sleeping" for a spare that stops an instant later and never acknowledges (the
+        test handed to it then waits out the hand-over timeout and times out).  SIGCONT
+        continues a stopped spare and discards a stop still pending.  Nothing can stop it
+        again: the test that ran beside it was ended, its process group killed and its strays
+        swept, before this test's ``fork`` command was read (the zygote runs commands in
+        order)."""
         if self.reaped:
             return False
         try:
@@ -273,7 +283,13 @@ class Spare:
                 state = f.read().rpartition(b")")[2].split()[0]
         except (OSError, IndexError):
             return False
-        return state not in (b"T", b"t", b"Z", b"X")
+        if state in (b"t", b"Z", b"X"):
+            return False
+        try:
+            os.kill(self.pid, signal.SIGCONT)
+        except OSError:
+            return False
+        return True
 
     def hand_over(self, data: bytes, fds: list[int]) -> bool:
         """Give the spare its test's command and fds, and wait for it to acknowledge them;
