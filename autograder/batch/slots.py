@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any, Iterator
 
+from ..proctree import descendants
+
 MAX_SLOTS = 256
 DEFAULT_UID_BASE = 61100
 
@@ -271,34 +273,6 @@ def partition_gpus(n_gpus: int, jobs: int) -> list[list[int]]:
 def gpus_for_slot(slot: int, n_gpus: int, jobs: int) -> list[int]:
     """The GPUs of ``slot`` (slots past ``jobs`` wrap around)."""
     return partition_gpus(n_gpus, max(1, jobs))[slot % max(1, jobs)]
-
-
-def _children() -> dict[int, list[int]]:
-    """parent pid -> its children's pids, from /proc."""
-    kids: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        kids.setdefault(ppid, []).append(int(entry))
-    return kids
-
-
-def descendants(pid: int) -> set[int]:
-    """Every process below ``pid`` in the process tree (children in new sessions included)."""
-    kids = _children()
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in kids.get(todo.pop(), []):
-            if child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
 
 
 def kill_tree(pid: int) -> int:

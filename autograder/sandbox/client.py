@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .. import proctree
 from ..config import Limits
 from . import devices, launcher
 from .session import (SandboxFailure, Session, SessionReport, _describe_death, _OutputDrain,
@@ -87,6 +88,10 @@ class PendingReply:
         #: why the reply will never come (the control channel failed, the worker restarted)
         self.error: str | None = None
 START_TIMEOUT_S = 60.0
+#: while it waits for a reply, the grader looks this often whether the zygote was stopped
+#: (SIGSTOP from a test's code, which runs under the zygote's uid): a stopped zygote is
+#: restarted at once instead of after the command's whole timeout
+STOPPED_CHECK_S = 0.25
 
 
 class Worker:
@@ -138,6 +143,8 @@ class Worker:
         #: the commands whose replies were not read yet, oldest first (a test's ``end`` and
         #: ``fork`` are sent without waiting, see :meth:`_end` and :meth:`_fork`)
         self._replies: collections.deque[PendingReply] = collections.deque()
+        #: the zygote's pid on this side (found below the launcher when first needed)
+        self._zygote_pid: int | None = None
         #: when :meth:`begin_start` launched a zygote that :meth:`start` has not waited for: the
         #: monotonic time of its launch
         self._launched_at: float | None = None
@@ -253,6 +260,7 @@ class Worker:
                 f"from {WORKER_MODULE}.main import main; main({child.fileno()})")
         argv = launcher.command(strategy, spec, [sys.executable, "-s", "-E", "-c", boot])
         try:
+            self._zygote_pid = None
             self.proc = subprocess.Popen(argv, env=env, cwd=self.workdir,
                                          pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
                                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -416,7 +424,7 @@ class Worker:
         (lock held)."""
         while not pending.done:
             try:
-                data = self.ctrl.recv(1 << 16) if self.ctrl is not None else b""
+                data = self._recv_reply()
             except (socket.timeout, OSError) as exc:
                 self._lost(f"the worker stopped answering ({exc})")
             if not data:
@@ -427,6 +435,40 @@ class Worker:
                 self._lost("the worker sent a malformed reply")
             first = self._replies.popleft()
             first.value, first.done = value if isinstance(value, dict) else {}, True
+
+    def _recv_reply(self) -> bytes:
+        """One reply from the zygote within the control socket's timeout (b"" at EOF).  The
+        wait looks every :data:`STOPPED_CHECK_S` whether the zygote is stopped or traced (by
+        the code of a test, same uid): such a zygote is lost at once."""
+        if self.ctrl is None:
+            return b""
+        total = self.ctrl.gettimeout()
+        deadline = None if total is None else time.monotonic() + total
+        try:
+            while True:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise socket.timeout("timed out")
+                self.ctrl.settimeout(STOPPED_CHECK_S if left is None else min(left, STOPPED_CHECK_S))
+                try:
+                    return self.ctrl.recv(1 << 16)
+                except socket.timeout:
+                    if self._zygote_stopped():
+                        self._lost("the worker was stopped by the code of a test (SIGSTOP or a "
+                                   "tracer); it was restarted")
+        finally:
+            if self.ctrl is not None:
+                self.ctrl.settimeout(total)
+
+    def _zygote_stopped(self) -> bool:
+        """Whether the zygote is stopped or traced.  Found below the launcher's process (a
+        bubblewrap launcher is a process of its own; setpriv execs the zygote) as the
+        shallowest process running this Python."""
+        if self.proc is None:
+            return False
+        if self._zygote_pid is None:
+            self._zygote_pid = proctree.first_below(self.proc.pid, os.fsencode(sys.executable) + b"\0")
+        return self._zygote_pid is not None and proctree.state(self._zygote_pid) in ("T", "t")
 
     def _lost(self, message: str) -> NoReturn:
         """The control channel failed: every reply still expected is lost (their sessions

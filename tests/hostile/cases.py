@@ -97,6 +97,30 @@ CASES: list[Case] = [
          "def _attack(*a):\n    return _forks(300)\n",
          r"Resource temporarily unavailable|BlockingIOError",
          control="from src.layers import _forks\nassert _forks(300) == 300\nprint('CONTROL-OK')\n"),
+    Case("stops_the_worker",
+         # SIGSTOP to its parent (the zygote) and to the parent's other children (the spare):
+         # the same uid may.  Each attacked test's zygote is restarted before the next test,
+         # at once (not after a reply's timeout), so the grading stays within its bound.
+         "import os, signal\ndef _attack(*a):\n    parent = os.getppid()\n"
+         "    for entry in os.listdir('/proc'):\n        if not entry.isdigit() or int(entry) == os.getpid():\n"
+         "            continue\n        try:\n            with open(f'/proc/{{entry}}/stat') as f:\n"
+         "                ppid = int(f.read().rsplit(')', 1)[1].split()[1])\n"
+         "        except (OSError, ValueError, IndexError):\n            continue\n"
+         "        if ppid == parent:\n            try:\n                os.kill(int(entry), signal.SIGSTOP)\n"
+         "            except OSError:\n                pass\n"
+         "    os.kill(parent, signal.SIGSTOP)\n    return 0\n",
+         r"has shape|must return a tuple|expected",
+         max_seconds=60.0,
+         control=("import os, subprocess, sys, time\n"
+                  "inner = 'import sys; sys.path.insert(0, %r); from src.layers import _attack; _attack()' % SUB\n"
+                  "mid = subprocess.Popen([sys.executable, '-c', 'import subprocess, sys, time; "
+                  "subprocess.run([sys.executable, \"-c\", %r]); time.sleep(60)' % inner])\n"
+                  "def state():\n    try:\n        return open(f'/proc/{mid.pid}/stat').read().rsplit(')', 1)[1].split()[0]\n"
+                  "    except OSError:\n        return ''\n"
+                  "t0 = time.monotonic()\n"
+                  "while state() != 'T' and time.monotonic() - t0 < 30:\n    time.sleep(0.01)\n"
+                  "ok = state() == 'T'; mid.kill(); mid.wait()\n"
+                  "print('CONTROL-OK' if ok else 'not stopped')\n")),
     Case("os_exit_mid_test", "import os\ndef _attack(*a):\n    os._exit(0)\n",
          r"exited with code 0 during layers\.\w+",
          control=("import subprocess, sys\nr = subprocess.run([sys.executable, '-c', 'import sys; sys.path.insert(0, %r); "
