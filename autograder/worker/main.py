@@ -111,6 +111,26 @@ def _vm_bytes() -> int:
     return 0
 
 
+PR_SET_DUMPABLE = 4
+_libc: Any = None
+
+
+def _set_dumpable(on: bool) -> None:
+    """PR_SET_DUMPABLE.  Off in the zygote and its spares (a fork inherits it): the code of a
+    test runs under their uid, and a process that is not dumpable cannot be ptraced or have
+    its memory read through /proc by that uid.  On again in a test's child as it becomes the
+    test's (:func:`_activate`), so that the student's code owns its own /proc entries (those of
+    a process that is not dumpable belong to root).  Core dumps stay off (RLIMIT_CORE 0)."""
+    global _libc
+    try:
+        if _libc is None:
+            import ctypes
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl(PR_SET_DUMPABLE, 1 if on else 0, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass                                    # not Linux: nothing to protect this way
+
+
 def _prepare() -> None:
     """What a test's child does before it knows its test: its own session and process group
     (the grader's ``end`` kills the group), default handlers for the signals the grader sends."""
@@ -127,6 +147,7 @@ def _activate(sock_fd: int, out_fd: int, cfg: dict[str, Any], cmd: dict[str, Any
     kernel has torn the child's memory down (tens of ms for a torch child)."""
     code = 0
     try:
+        _set_dumpable(True)
         from . import imports
         blocked = cmd.get("blocked_imports") or []
         imports.arm(page, [str(b) for b in blocked] if isinstance(blocked, list) else [])
@@ -451,6 +472,7 @@ def main(ctrl_fd: int) -> None:
     for key, value in cfg.get("env", {}).items():
         os.environ[key] = str(value)
     import numpy  # noqa: F401 - imported once here, inherited by every child
+    _set_dumpable(False)                        # (numpy has loaded ctypes already)
     # NumPy >= 2 loads numpy.random only on first use: imported in each child instead it cost
     # ~12 ms of every test.  The children reseed it (and ``random``) from fresh entropy.
     import numpy.random  # noqa: F401

@@ -4,6 +4,7 @@ of these takes work off a test's critical path, and none of them may weaken what
 starts from.  Each property is checked against a control where one exists (``prefork=False``,
 or the other half of the same test).
 """
+import errno
 import os
 import signal
 import time
@@ -68,6 +69,33 @@ PROCS = textwrap.dedent('''
         while state_of(parent) != "T" and time.monotonic() < give_up:
             time.sleep(0.001)
         return state_of(parent)
+
+    def ptrace_errno(target):
+        """ptrace-attach ``target`` (then detach): 0, or the errno of the refusal."""
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.ptrace(16, target, 0, 0) != 0:          # PTRACE_ATTACH
+            return ctypes.get_errno()
+        os.waitpid(target, 0x40000000)                   # __WALL: its attach stop
+        libc.ptrace(17, target, 0, 0)                   # PTRACE_DETACH
+        return 0
+
+    def ptrace_neighbours():
+        """(own forked process, the zygote, the spare beside this test): each attach's errno."""
+        mine = os.fork()
+        if mine == 0:
+            time.sleep(60)
+            os._exit(0)
+        give_up = time.monotonic() + 4.0
+        while not [p for p in siblings() if p != mine] and time.monotonic() < give_up:
+            time.sleep(0.01)
+        try:
+            spare = [p for p in siblings() if p != mine]
+            return (ptrace_errno(mine), ptrace_errno(os.getppid()),
+                    [ptrace_errno(p) for p in spare])
+        finally:
+            os.kill(mine, signal.SIGKILL)
+            os.waitpid(mine, 0)
 
     def start_stray():
         """A process of this test's that would run for an hour."""
@@ -181,6 +209,20 @@ def test_a_zygote_stopped_by_a_test_is_restarted_at_the_next_test_without_waitin
         # without the check the grader would wait out the end's 20 s reply timeout first
         assert waited < 10, waited
         assert _call(w, "add", 4, 5) == 9
+    finally:
+        w.close()
+
+
+def test_the_zygote_and_the_spare_cannot_be_ptraced_by_a_test(submission):
+    """Same uid, but not dumpable (PR_SET_DUMPABLE 0): no ptrace, no /proc/PID/mem."""
+    w = _worker(submission)
+    try:
+        own, zygote, spare = _call(w, "ptrace_neighbours")
+        if own != 0:
+            pytest.skip(f"ptrace is refused here altogether (errno {own}: Yama or seccomp)")
+        assert zygote == errno.EPERM
+        assert spare and all(e == errno.EPERM for e in spare), spare
+        assert _call(w, "add", 2, 3) == 5                  # the worker goes on as before
     finally:
         w.close()
 
