@@ -144,19 +144,24 @@ def _is_job_group(pgid: int, root: str) -> bool:
 
 
 def uid_processes(uid: int) -> list[int]:
-    """The pids whose real uid is ``uid``."""
+    """The pids whose real uid is ``uid``, zombies left out: a zombie runs nothing and holds
+    nothing, and only its parent (init, for an orphan) can remove it, so waiting for it to go
+    could wait out every deadline."""
     pids = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status") as f:
+                state = ""
                 for line in f:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
+                    if line.startswith("State:"):
+                        state = line.split()[1]
+                    elif line.startswith("Uid:"):
+                        if int(line.split()[1]) == uid and state not in ("Z", "X"):
                             pids.append(int(entry))
                         break
-        except (OSError, ValueError):
+        except (OSError, ValueError, IndexError):
             continue
     return pids
 

@@ -131,6 +131,42 @@ def test_slot_leases_are_exclusive(tmp_path):
         assert c == 0
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root runs processes under another uid")
+def test_a_slots_processes_leave_out_zombies_which_no_wait_can_remove():
+    uid = 64777
+    pids = []
+    for sleeps in (True, False):               # one alive, one exited and never reaped (a zombie)
+        pid = os.fork()
+        if pid == 0:
+            os.setuid(uid)
+            if sleeps:
+                time.sleep(60)
+            os._exit(0)
+        pids.append(pid)
+    alive, zombie = pids
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{zombie}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        while alive not in slots.uid_processes(uid):     # control: the live one is found
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert zombie not in slots.uid_processes(uid)
+        assert slots.kill_uid(uid) >= 1
+        os.waitpid(alive, 0)
+        pids.remove(alive)
+        # only the zombie is left: the uid counts as clean (a wait for it would never end)
+        assert Path(f"/proc/{zombie}").exists() and slots.uid_processes(uid) == []
+    finally:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+
+
 def test_gradescope_metadata_is_read_with_pyyaml_and_never_builds_objects(tmp_path):
     parsed = submissions.parse_metadata_text(METADATA)
     people = [p for e in parsed.values() for p in submissions._submitters(e)]

@@ -34,7 +34,7 @@ def test_a_stop_signal_stops_the_jobs_on_the_dask_workers(tmp_path, q1, sources,
         proc = run.start(*args)
         try:
             job = run.running_job(submission="a")
-            sleeping_in(run)
+            sleeping_in(run, worker_only=True)
             deadline = time.monotonic() + 180
             while not (out / "records" / "b.json").exists():      # b graded, a asleep
                 assert time.monotonic() < deadline and proc.poll() is None, "b was not graded"

@@ -26,7 +26,7 @@ def test_kill_9_then_the_next_batch_cleans_up_and_regrades(tmp_path, q1, sources
             "--jobs", "1", "--no-progress"]
     first = run.start(*args)
     job = run.running_job()
-    sleeping_in(run)
+    sleeping_in(run, worker_only=True)
     first.send_signal(signal.SIGKILL)
     first.communicate(timeout=30)
     # positive control: without clean-up the killed batch's grader and worker run on

@@ -23,7 +23,7 @@ def test_the_worker_folder_removed_mid_test(tmp_path, q1):
     res = tmp_path / "results.json"
     proc = run.start("--assignment", str(q1), "grade", str(sub), "--out", str(res))
     try:
-        sleeping_in(run)                      # in the first test, inside the student's code
+        sleeping_in(run, worker_only=True)    # in the first test, inside the student's code
         folders = list(run.tmpdir.glob("dlkit-worker-*"))
         assert len(folders) == 1 and (folders[0] / "submission" / "src" / "layers.py").exists()
         shutil.rmtree(folders[0])
