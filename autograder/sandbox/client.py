@@ -92,6 +92,9 @@ START_TIMEOUT_S = 60.0
 #: (SIGSTOP from a test's code, which runs under the zygote's uid): a stopped zygote is
 #: restarted at once instead of after the command's whole timeout
 STOPPED_CHECK_S = 0.25
+#: how long closing a worker waits for its zygote to end the tests' children and exit on its
+#: own (milliseconds, normally) before the launcher's process group is killed
+EXIT_WAIT_S = 2.0
 
 
 class Worker:
@@ -364,6 +367,7 @@ class Worker:
             try:
                 self.ctrl.settimeout(2)
                 self.ctrl.send(b'{"op": "exit"}')
+                self._await_exit(EXIT_WAIT_S)
             except OSError:
                 pass
             self.ctrl.close()
@@ -372,6 +376,17 @@ class Worker:
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None
+
+    def _await_exit(self, seconds: float) -> None:
+        """Let the zygote run the commands sent before ``exit`` (a test's ``end`` not waited
+        for) and its own exit, which kills the tests' children still running, until it
+        closes its end of the control socket; at most ``seconds`` (then it is killed)."""
+        assert self.ctrl is not None
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            self.ctrl.settimeout(left)
+            if not self.ctrl.recv(1 << 16):     # replies nobody waits for are dropped
+                return
 
     def workdir_lost(self) -> bool:
         """True when the worker's folder (its copy of the submission) was removed underneath

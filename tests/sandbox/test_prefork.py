@@ -9,6 +9,8 @@ import os
 import signal
 import time
 import textwrap
+import threading
+from pathlib import Path
 
 import pytest
 
@@ -120,6 +122,10 @@ PROCS = textwrap.dedent('''
 
     def add(a, b):
         return a + b
+
+    def nap(seconds):
+        time.sleep(seconds)
+        return seconds
 ''')
 
 
@@ -225,6 +231,57 @@ def test_the_zygote_and_the_spare_cannot_be_ptraced_by_a_test(submission):
         assert _call(w, "add", 2, 3) == 5                  # the worker goes on as before
     finally:
         w.close()
+
+
+def test_a_worker_closed_during_a_call_leaves_no_test_child_running(submission):
+    """A stop signal closes the worker while a test's call still runs: the test's end is sent
+    and not waited for, then the worker is closed.  The zygote runs that end and, at its exit,
+    kills the children still running, before the grader kills its process group, which the
+    children (each in a session of its own) are not in.  Plain: no pid namespace ends them."""
+    w = Worker(submission, limits=LIMITS, hide=[KIT], strategy="plain")
+    w.start()
+    session = w.session()
+    st = RemoteStudent(session)
+    pid = session.pid
+
+    def call():
+        try:
+            st.procs.nap(30)
+        except BaseException:  # noqa: BLE001 - the session is closed under it
+            pass
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    try:
+        deadline = time.monotonic() + 20
+        while _syscall(pid) != CLOCK_NANOSLEEP:              # inside the student's sleep
+            assert time.monotonic() < deadline, "the call never reached its sleep"
+            time.sleep(0.005)
+    finally:
+        session.close()
+        w.close()
+    caller.join(10)
+    deadline = time.monotonic() + 5
+    while _state(pid) not in ("", "Z") and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _state(pid) in ("", "Z"), f"the test's child {pid} still runs after the worker was closed"
+
+
+def _syscall(pid):
+    try:
+        return int(Path(f"/proc/{pid}/syscall").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _state(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return ""
+
+
+CLOCK_NANOSLEEP = {"x86_64": 230, "aarch64": 115}.get(os.uname().machine)
 
 
 def test_a_stray_process_is_killed_before_the_next_test_although_the_end_is_not_waited_for(submission):
