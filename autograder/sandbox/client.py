@@ -316,9 +316,12 @@ class Worker:
         uid = probe.get("uid") if isinstance(probe, dict) else None
         if not ready.get("ready") or (strategy.drops_uid and uid != self.uid):
             code = self.proc.poll()
-            err = self._kill_proc()
+            # the control socket first: a zygote that the grader may not signal (a container's
+            # root keeps no CAP_KILL) exits on its own when it closes, so that its output ends
+            # at once instead of after _kill_proc's 10 s
             parent.close()
             self.ctrl = None
+            err = self._kill_proc()
             if code is not None:
                 silent = (f"it was killed by signal {-code} before answering" if code < 0
                           else f"it exited with status {code} before answering")

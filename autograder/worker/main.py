@@ -461,11 +461,12 @@ class _Children:
             self.spare = Spare.fork(self.ctrl, self.cfg, self.pages)
 
     def close(self) -> None:
-        """At the zygote's exit: kill the spare, the tests' children still running (their
+        """At the zygote's exit: kill the spare and the tests' children still running (their
         process groups: each child has a session of its own, so the grader's kill of the
-        zygote's group does not reach them) and the strays (the sweep), so that nothing of
-        the worker outlives it where no pid namespace ends with it (setpriv, plain).  Nothing
-        is waited for here (a torch child's teardown takes tens of ms)."""
+        zygote's group does not reach them), so that none of them outlives the worker where
+        no pid namespace ends with it (setpriv, plain).  No sweep by uid here: the grader may
+        already be starting this worker's successor under the same uid.  Nothing is waited
+        for (a torch child's teardown takes tens of ms)."""
         if self.spare is not None:
             try:
                 os.kill(self.spare.pid, signal.SIGKILL)
@@ -474,14 +475,6 @@ class _Children:
             self.spare = None
         for pid in list(self.live):
             self.kill(pid)
-        if self.sweep_mode == "uid":            # a pid namespace ends with the zygote anyway
-            while True:                         # reap the killed first: a zombie is no stray
-                try:
-                    if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                        break
-                except ChildProcessError:
-                    break
-            _sweep("uid", {os.getpid(), 1})
 
 
 def main(ctrl_fd: int) -> None:
